@@ -1,0 +1,35 @@
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-slow demo lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,tfds]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -x tests
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check vdmjax tests configs experiments benchmarks
+
+demo: $(STAMP)
+	$(BIN)/python -m vdmjax.demo --workdir=runs/mnist_vdm_demo
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train_step.py --preset mnist_demo
+	$(BIN)/python benchmarks/train_step.py --preset vdm_ref
+
+clean:
+	rm -rf $(VENV) runs

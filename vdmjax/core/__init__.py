@@ -1,0 +1,1 @@
+"""Pure jnp functions: schedules, forward process, likelihood terms, guidance, samplers."""
