@@ -1,0 +1,1 @@
+"""Flax (linen) modules: score networks, schedules, classifier, DD-GAN players."""
