@@ -86,7 +86,8 @@ class NoiseSchedule(nn.Module):
   def _nnet(self, t):
     """VDM's NoiseSchedule_NNet: a linear term plus a positive sigmoid-feature term."""
     x = t[..., None]
-    lin = DenseMonotone(1, nn.initializers.constant(1.0), name="l1")(x)
+    # no bias: the rescaling to the end points removes any constant offset
+    lin = DenseMonotone(1, nn.initializers.constant(1.0), use_bias=False, name="l1")(x)
     h = DenseMonotone(self.n_features, name="l2")(2.0 * (x - 0.5))
     h = 2.0 * (jax.nn.sigmoid(h) - 0.5)
     h = DenseMonotone(1, use_bias=False, name="l3")(h) / self.n_features

@@ -1,0 +1,1 @@
+"""Likelihood evaluation, image grids."""

@@ -1,0 +1,47 @@
+"""Run one mode of an experiment from a config: shared by the command line and the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+def write_config(config, workdir):
+  """Write the config into the workdir; a different saved config is refused, keys listed."""
+  from vdmjax.train.config import check_same_config
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, "config.json")
+  current = json.loads(config.to_json_best_effort())
+  if os.path.exists(path):
+    with open(path) as f:
+      check_same_config(json.load(f), current, path)
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(current, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def run_mode(config, workdir, mode, step=None, guidance_w=None):
+  from vdmjax.train.config import validate
+  from vdmjax.train.loop import Experiment
+  validate(config)
+  if mode == "train":
+    write_config(config, workdir)
+  exp = Experiment(config, workdir)
+  if mode == "train":
+    exp.train()
+    return {"step": int(exp.state["step"])}
+  restored = exp.restore(step)
+  if restored is None:
+    raise FileNotFoundError(f"no checkpoint under {exp.ckpt.dir}: train first")
+  if mode == "eval":
+    result = exp.evaluate()
+    print(f"held-out bpd: {result['bpd']:.4f} +- {result['bpd_se']:.4f} (prior "
+          f"{result['prior']:.4f}, recon {result['recon']:.4f}, diffusion "
+          f"{result['diffusion']:.4f}) at step {result['step']} on {result['num_examples']} "
+          "images", flush=True)
+    print(f"eval json: {result['path']}", flush=True)
+    return result
+  path = exp.sample(guidance_w=guidance_w)
+  print(f"sample grid: {path}", flush=True)
+  return {"path": path}

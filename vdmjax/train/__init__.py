@@ -1,0 +1,1 @@
+"""The one train/eval loop shared by every method."""

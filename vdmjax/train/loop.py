@@ -1,0 +1,269 @@
+"""The shared training loop: one jitted, data-parallel step for every method.
+
+A train state is a dict {'step', 'params', 'opt_state', 'ema_params', 'rng'}. The step is
+jitted over a Mesh of all devices with the batch sharded along 'data' and the state
+replicated (and donated). The objective supplies ``grads(params, batch, rng)``; everything
+else (optimizer, EMA, checkpoints, resume, metrics, eval, samples, preemption) lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from vdmjax.data import sources
+from vdmjax.eval import images as image_io
+from vdmjax.train import optim
+from vdmjax.train.checkpoint import Checkpoints
+from vdmjax.train.factory import make_objective
+from vdmjax.train.metrics import MetricWriter, Progress
+
+
+class NonFiniteError(RuntimeError):
+  """Training produced a non-finite loss or gradient."""
+
+
+def make_mesh(num_devices=None):
+  """A 1-D mesh named 'data' over all devices (or the first ``num_devices``)."""
+  devices = jax.devices()[:num_devices] if num_devices else jax.devices()
+  return Mesh(np.array(devices), ("data",))
+
+
+def check_batch_size(batch_size, key, num_devices):
+  if batch_size % num_devices:
+    raise ValueError(f"{key} = {batch_size} is not divisible by the {num_devices} devices")
+
+
+def make_train_step(objective, tx, ema_decay, mesh, substeps=1):
+  """jit(step)(state, batch) -> (state, metrics). With ``substeps`` > 1 the batch carries a
+  leading axis of that length and the updates run in a lax.scan (google-research/vdm's
+  substeps: several updates per host round trip)."""
+
+  def one_update(state, batch):
+    rng = jax.random.fold_in(state["rng"], state["step"])
+    grads, metrics = objective.grads(state["params"], batch, rng)
+    updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+    params = optim.optax.apply_updates(state["params"], updates)
+    ema = optim.ema_update(state["ema_params"], params, ema_decay, state["step"])
+    finite = jnp.isfinite(metrics["loss"]) & optim.all_finite(grads)
+    metrics = dict(metrics, grad_norm=optim.optax.global_norm(grads),
+                   finite=finite.astype(jnp.float32))
+    new = {"step": state["step"] + 1, "params": params, "opt_state": opt_state,
+           "ema_params": ema, "rng": state["rng"]}
+    # a non-finite update leaves the state as it was; the loop stops or counts a skip
+    keep_old = lambda n, o: jnp.where(finite, n, o)
+    new = {k: (jax.tree.map(keep_old, new[k], state[k]) if k != "step" else new[k])
+           for k in new}
+    return new, metrics
+
+  def step(state, batch):
+    if substeps == 1:
+      return one_update(state, batch)
+    state, metrics = jax.lax.scan(one_update, state, batch)
+    return state, jax.tree.map(lambda m: m[-1], metrics)
+
+  replicated = NamedSharding(mesh, P())
+  data_axis = P(None, "data") if substeps > 1 else P("data")
+  batch_sharding = NamedSharding(mesh, data_axis)
+  return jax.jit(step, in_shardings=(replicated, batch_sharding),
+                 out_shardings=(replicated, replicated), donate_argnums=(0,))
+
+
+def init_state(objective, tx, batch, seed, mesh):
+  rng = jax.random.PRNGKey(seed)
+  rng_init, rng_train = jax.random.split(rng)
+
+  def init(rng_init):
+    params = objective.init(rng_init, batch)
+    return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params),
+            "ema_params": params, "rng": rng_train}
+
+  return jax.jit(init, out_shardings=NamedSharding(mesh, P()))(rng_init)
+
+
+def shard_batch(batch, mesh, substeps=1):
+  spec = P(None, "data") if substeps > 1 else P("data")
+  return jax.device_put(batch, NamedSharding(mesh, spec))
+
+
+def _example_batch(images, labels, n):
+  return {"image": images[:n], "label": labels[:n]}
+
+
+class Experiment:
+  """Everything a mode needs, built once from the config and the workdir."""
+
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str):
+    self.config, self.workdir = config, workdir
+    if config.train.get("multi_host", False):
+      jax.distributed.initialize()
+    self.mesh = make_mesh(config.train.get("num_devices", 0))
+    ndev = self.mesh.size
+    check_batch_size(config.train.batch_size, "train.batch_size", ndev)
+    check_batch_size(config.eval.batch_size, "eval.batch_size", ndev)
+    self.objective = make_objective(config)
+    self.tx, self.lr_fn = optim.make_optimizer(config.optim, config.train.num_steps)
+    self.train_images, self.train_labels = sources.load(
+        config.data.name, "train", config.data.get("data_dir"))
+    self.eval_images, self.eval_labels = sources.load(
+        config.data.name, "eval", config.data.get("data_dir"))
+    self.batch_size = config.train.batch_size // jax.process_count()
+    example = _example_batch(self.train_images, self.train_labels, ndev)
+    self.state = init_state(self.objective, self.tx, example, config.seed, self.mesh)
+    self.ckpt = Checkpoints(workdir, keep=config.train.get("keep_checkpoints", 3),
+                            async_save=config.train.get("async_checkpoints", True))
+    self.is_main = jax.process_index() == 0
+    self._eval_fns = {}
+
+  def restore(self, step=None):
+    state, restored = self.ckpt.restore(self.state, step)
+    if state is not None:
+      self.state = state
+    return restored
+
+  def params_for_eval(self):
+    return self.state["ema_params"] if self.config.eval.get("use_ema", True) else \
+        self.state["params"]
+
+  # --- training -----------------------------------------------------------------------------
+
+  def train(self):
+    cfg = self.config.train
+    substeps = cfg.get("substeps", 1)
+    restored = self.restore()
+    start = int(self.state["step"])
+    if restored is not None:
+      print(f"resuming from checkpoint {restored} (step {start})", flush=True)
+    step_fn = make_train_step(self.objective, self.tx, self.config.optim.ema_decay, self.mesh,
+                              substeps)
+    writer = MetricWriter(self.workdir, self.is_main)
+    progress = Progress(start, cfg.num_steps, cfg.get("log_every", 50))
+    stop = {"signal": None}
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.update(signal=signum))
+    skipped, t_last, step = 0, time.time(), start
+    try:
+      while step < cfg.num_steps:
+        batches = [sources.get_batch(self.train_images, self.train_labels, step + i,
+                                     self.batch_size, self.config.seed,
+                                     self.config.data.get("random_flip", False))
+                   for i in range(substeps)]
+        batch = batches[0] if substeps == 1 else jax.tree.map(lambda *b: np.stack(b), *batches)
+        self.state, metrics = step_fn(self.state, shard_batch(batch, self.mesh, substeps))
+        step += substeps
+        if not bool(metrics["finite"]):
+          bad = {k: float(v) for k, v in metrics.items() if not np.isfinite(float(v))}
+          name = next(iter(bad), "gradient")
+          if cfg.get("on_nonfinite", "stop") == "stop":
+            raise NonFiniteError(
+                f"non-finite {name} at step {step} ({bad or 'gradient norm'}); the last good "
+                f"checkpoint is {self.ckpt.steps()[-1] if self.ckpt.steps() else 'none'}")
+          skipped += 1
+        if step % cfg.get("log_every", 50) == 0 or step == cfg.num_steps:
+          now = time.time()
+          scalars = {k: v for k, v in jax.device_get(metrics).items() if k != "finite"}
+          scalars.update(lr=self.lr_fn(step), steps_per_s=cfg.get("log_every", 50) /
+                         max(now - t_last, 1e-9), skipped_steps=skipped)
+          t_last = now
+          writer.write(step, scalars)
+          progress.update(step, f"bpd {scalars['bpd']:.3f}")
+        if step % cfg.checkpoint_every == 0 or step == cfg.num_steps:
+          self.ckpt.save(step, self.state)
+        if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.num_steps:
+          result = self.evaluate(num_examples=self.config.eval.get("train_eval_examples", 500),
+                                 write=False)
+          writer.write(step, {k: result[k] for k in ("bpd", "prior", "recon", "diffusion")},
+                       prefix="eval")
+          self.ckpt.save_best(step, self.state, result["bpd"])
+          self.sample(path=os.path.join(self.workdir, "samples", f"step_{step}.png"))
+        if stop["signal"] is not None:
+          print(f"received signal {stop['signal']}: checkpointing step {step} and exiting",
+                flush=True)
+          self.ckpt.save(step, self.state, force=True)
+          break
+    finally:
+      signal.signal(signal.SIGTERM, previous)
+      self.ckpt.wait()
+      progress.close()
+      writer.close()
+    return step
+
+  # --- evaluation ---------------------------------------------------------------------------
+
+  def evaluate(self, num_examples=None, write=True, conditional=False):
+    """The bound in bits per dim over the held-out split: mean, standard error, parts."""
+    ecfg = self.config.eval
+    n = min(num_examples or ecfg.num_examples or len(self.eval_images), len(self.eval_images))
+    bs = ecfg.batch_size
+    draws = ecfg.get("num_draws", 1)
+    params = self.params_for_eval()
+    if conditional not in self._eval_fns:
+      self._eval_fns[conditional] = _eval_fn(self.objective, self.mesh, conditional)
+    eval_fn = self._eval_fns[conditional]
+    per_example = {k: [] for k in ("bpd", "prior", "recon", "diffusion")}
+    rng = jax.random.PRNGKey(self.config.seed + 1)
+    num_batches = math.ceil(n / bs)
+    progress = Progress(0, num_batches, max(num_batches // 4, 1), desc="eval")
+    for b in range(num_batches):
+      idx = np.arange(b * bs, (b + 1) * bs) % n        # pad the last batch by wrapping
+      valid = min(bs, n - b * bs)
+      batch = shard_batch({"image": self.eval_images[idx], "label": self.eval_labels[idx]},
+                          self.mesh)
+      acc = None
+      for d in range(draws):
+        out = jax.device_get(eval_fn(params, batch, jax.random.fold_in(rng, b * draws + d)))
+        acc = out if acc is None else {k: acc[k] + out[k] for k in acc}
+      for k in per_example:
+        per_example[k].append(np.asarray(acc[k])[:valid] / draws)
+      progress.update(b + 1)
+    progress.close()
+    vals = {k: np.concatenate(v) for k, v in per_example.items()}
+    step = int(self.state["step"])
+    result = {"bpd": float(vals["bpd"].mean()),
+              "bpd_se": float(vals["bpd"].std(ddof=1) / math.sqrt(len(vals["bpd"]))),
+              **{k: float(vals[k].mean()) for k in ("prior", "recon", "diffusion")},
+              "step": step, "num_examples": int(len(vals["bpd"])), "num_draws": draws,
+              "method": self.config.get("method", "vdm"), "T": self.config.objective.get("T", 0)}
+    if write and self.is_main:
+      path = os.path.join(self.workdir, "eval", f"step_{step}.json")
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      tmp = path + ".tmp"
+      with open(tmp, "w") as f:
+        json.dump(result, f, indent=2)
+      os.replace(tmp, path)
+      result["path"] = path
+    return result
+
+  # --- sampling -----------------------------------------------------------------------------
+
+  def sample(self, path=None, num=None, guidance_w=None, labels=None):
+    scfg = self.config.sample
+    num = num or scfg.num
+    shape = (num,) + self.train_images.shape[1:]
+    w = scfg.get("guidance_w", 0.0) if guidance_w is None else guidance_w
+    if labels is None and self.objective.num_classes > 0 and scfg.get("conditional", False):
+      labels = jnp.arange(num) % self.objective.num_classes
+    fn = jax.jit(lambda p, r, lab: self.objective.sample(p, r, shape, scfg.steps, lab, w))
+    x = fn(self.params_for_eval(), jax.random.PRNGKey(self.config.seed + 2), labels)
+    x = image_io.to_uint8(jax.device_get(x))
+    path = path or os.path.join(self.workdir, "samples", f"step_{int(self.state['step'])}.png")
+    if self.is_main:
+      image_io.save_grid(x, path)
+      np.savez_compressed(os.path.splitext(path)[0] + ".npz", images=x)
+    return path
+
+
+def _eval_fn(objective, mesh, conditional):
+  fn = lambda params, batch, rng: objective.eval_terms(params, batch, rng, conditional)
+  return jax.jit(fn, in_shardings=(NamedSharding(mesh, P()), NamedSharding(mesh, P("data")),
+                                   NamedSharding(mesh, P())),
+                 out_shardings=NamedSharding(mesh, P("data")))
