@@ -48,7 +48,7 @@ def _parse_flags(argv):
     return FLAGS(argv)
   except (flags.Error, KeyError, ValueError, AttributeError, TypeError) as e:
     msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-    text = " ".join(str(msg).split()).replace("'", "")
+    text = " ".join(str(msg).replace("\\n", " ").replace("\\", "").replace("'", "").split())
     override = next((a for a in argv[1:] if a.startswith("--config.")), "")
     sys.exit(f"error: {override + ': ' if override else ''}{text}")
 

@@ -10,6 +10,7 @@ For exact scores both are the same rule: eps~ = -sigma grad log[p(z|c) p(c|z)^w]
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -18,6 +19,7 @@ from vdmjax.core.process import _bcast
 
 def cfg(eps_cond, eps_uncond, w):
   """Classifier-free guidance: (1 + w) eps_cond - w eps_uncond."""
+  chex.assert_equal_shape([eps_cond, eps_uncond])
   return (1.0 + w) * eps_cond - w * eps_uncond
 
 

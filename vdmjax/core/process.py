@@ -6,6 +6,7 @@ and accurate in float32 for gamma in [-30, 30], where alpha^2 or sigma^2 fall be
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -69,6 +70,7 @@ def posterior_coefs(gamma_t, gamma_s):
 
 def q_zs_given_zt_x(z_t, x, gamma_t, gamma_s):
   """Posterior q(z_s | z_t, x) for s < t: returns (mean, variance), each shaped like z_t."""
+  chex.assert_equal_shape([z_t, x])
   coef_z, coef_x, var = (_bcast(a, z_t) for a in posterior_coefs(gamma_t, gamma_s))
   return coef_z * z_t + coef_x * x, jnp.broadcast_to(var, jnp.shape(z_t))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -44,6 +45,7 @@ def ancestral_sample(denoiser: Callable, gamma_fn: Callable, rng, shape, num_ste
     gamma_t, gamma_s, key = inputs
     g_t = jnp.full((batch,), gamma_t)
     eps_hat = denoiser(z, g_t)
+    chex.assert_shape(eps_hat, shape)
     x_hat = process.x_from_eps(z, eps_hat, g_t)
     if clip_x:
       x_hat = jnp.clip(x_hat, -1.0, 1.0)
@@ -79,6 +81,7 @@ def ddim_sample(denoiser: Callable, gamma_fn: Callable, rng, shape, num_steps: i
     gamma_t, gamma_s, key = inputs
     g_t = jnp.full((batch,), gamma_t)
     eps_hat = denoiser(z, g_t)
+    chex.assert_shape(eps_hat, shape)
     x_hat = process.x_from_eps(z, eps_hat, g_t)
     if clip_x:
       x_hat = jnp.clip(x_hat, -1.0, 1.0)

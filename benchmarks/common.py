@@ -1,0 +1,28 @@
+"""Shared helpers: machine info and appending records to benchmarks/results.jsonl."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+
+import jax
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.jsonl")
+
+
+def machine_info():
+  dev = jax.devices()[0]
+  return {"host": platform.node(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
+          "jax": jax.__version__, "backend": jax.default_backend(), "device_kind": dev.device_kind,
+          "num_devices": jax.device_count()}
+
+
+def record(name, **values):
+  rec = {"name": name, "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+         **values, "machine": machine_info()}
+  with open(RESULTS, "a") as f:
+    f.write(json.dumps(rec) + "\n")
+  print(json.dumps({k: v for k, v in rec.items() if k != "machine"}), flush=True)
+  return rec

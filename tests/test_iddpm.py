@@ -1,0 +1,142 @@
+"""Improved DDPM functions against a from-scratch float64 re-derivation of the paper's formulas."""
+
+import math
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vdmjax.core import schedules
+from vdmjax.objectives import iddpm
+
+T = 50
+SHAPE = (3, 4, 4, 2)
+
+
+def _model_np(x_t, t, channels_out):
+  """A fixed nonlinear 'network' (numpy float64), eps then v."""
+  base = np.tanh(0.7 * x_t + 0.01 * t.reshape(-1, 1, 1, 1))
+  if channels_out == x_t.shape[-1]:
+    return base
+  return np.concatenate([base, np.tanh(1.3 * x_t - 0.2)], axis=-1)
+
+
+def _model_jnp(channels_out):
+  def fn(x_t, t):
+    base = jnp.tanh(0.7 * x_t + 0.01 * t.reshape(-1, 1, 1, 1))
+    if channels_out == x_t.shape[-1]:
+      return base
+    return jnp.concatenate([base, jnp.tanh(1.3 * x_t - 0.2)], axis=-1)
+  return fn
+
+
+def _cdf(x):
+  return 0.5 * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
+
+
+def _reference(betas, var_type, x0, x_t, t, clip):
+  """Nichol & Dhariwal's p(x_{t-1}|x_t) and L_t in float64, derived from the betas alone."""
+  b = betas[t].reshape(-1, 1, 1, 1)
+  ab = np.cumprod(1 - betas)
+  a_t = ab[t].reshape(-1, 1, 1, 1)
+  a_prev = np.where(t > 0, ab[np.maximum(t - 1, 0)], 1.0).reshape(-1, 1, 1, 1)
+  beta_tilde = (1 - a_prev) / (1 - a_t) * b                       # eq. 7
+  beta_tilde_1 = (1 - ab[0]) / (1 - ab[1]) * betas[1]
+  log_bt_clipped = np.log(np.where(t.reshape(-1, 1, 1, 1) == 0, beta_tilde_1, beta_tilde))
+  out = _model_np(x_t, t, 2 * x_t.shape[-1] if var_type == "learned_range" else x_t.shape[-1])
+  eps = out[..., :x_t.shape[-1]]
+  if var_type == "learned_range":
+    frac = (out[..., x_t.shape[-1]:] + 1) / 2                     # eq. 15
+    log_var = frac * np.log(b) + (1 - frac) * log_bt_clipped
+  elif var_type == "fixed_large":
+    log_var = np.log(np.where(t.reshape(-1, 1, 1, 1) == 0, beta_tilde_1, b)) * np.ones_like(x_t)
+  else:
+    log_var = log_bt_clipped * np.ones_like(x_t)
+  x0_hat = (x_t - np.sqrt(1 - a_t) * eps) / np.sqrt(a_t)          # eq. 9 / DDPM eq. 15
+  if clip:
+    x0_hat = np.clip(x0_hat, -1, 1)
+  coef0 = np.sqrt(a_prev) * b / (1 - a_t)
+  coeft = np.sqrt(1 - b) * (1 - a_prev) / (1 - a_t)
+  mean = coef0 * x0_hat + coeft * x_t
+  true_mean = coef0 * x0 + coeft * x_t
+  kl = 0.5 * (-1 + log_var - log_bt_clipped + np.exp(log_bt_clipped - log_var)
+              + (true_mean - mean) ** 2 * np.exp(-log_var))
+  inv = np.exp(-0.5 * log_var)
+  upper, lower = _cdf(inv * (x0 - mean + 1 / 255)), _cdf(inv * (x0 - mean - 1 / 255))
+  p = np.where(x0 < -0.999, upper, np.where(x0 > 0.999, 1 - lower, upper - lower))
+  nll = -np.log(np.maximum(p, 1e-12))
+  kl_bpd = kl.mean(axis=(1, 2, 3)) / math.log(2)
+  nll_bpd = nll.mean(axis=(1, 2, 3)) / math.log(2)
+  return {"mean": mean, "log_variance": log_var, "pred_xstart": x0_hat,
+          "vb": np.where(t == 0, nll_bpd, kl_bpd)}
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+@pytest.mark.parametrize("var_type", ["learned_range", "fixed_small", "fixed_large"])
+@pytest.mark.parametrize("clip", [True, False])
+def test_functions_match_float64_rederivation(schedule, var_type, clip):
+  betas = schedules.named_betas(schedule, T)
+  d = iddpm.make_diffusion(betas, var_type)
+  rng = np.random.default_rng(0)
+  x0 = np.round((rng.uniform(-1, 1, SHAPE) + 1) * 127.5) / 127.5 - 1
+  x0[0, 0, 0, 0], x0[0, 0, 1, 0] = -1.0, 1.0          # the open edge bins
+  t = np.array([0, T // 2, T - 1])
+  # x_t drawn from q(x_t | x_0): the decoder's probabilities stay above float32's 1e-12 floor
+  ab = np.cumprod(1 - betas)[t].reshape(-1, 1, 1, 1)
+  x_t = np.sqrt(ab) * x0 + np.sqrt(1 - ab) * rng.standard_normal(SHAPE)
+  ref = _reference(betas, var_type, x0, x_t, t, clip)
+  c_out = 2 * SHAPE[-1] if var_type == "learned_range" else SHAPE[-1]
+  got = iddpm.p_mean_variance(d, _model_jnp(c_out), jnp.asarray(x_t, jnp.float32),
+                              jnp.asarray(t), clip)
+  for k in ("mean", "log_variance", "pred_xstart"):
+    np.testing.assert_allclose(got[k], ref[k], rtol=2e-4, atol=2e-5, err_msg=k)
+  vb = iddpm.vb_terms_bpd(d, _model_jnp(c_out), jnp.asarray(x0, jnp.float32),
+                          jnp.asarray(x_t, jnp.float32), jnp.asarray(t), clip)
+  np.testing.assert_allclose(vb, ref["vb"], rtol=2e-3, atol=2e-5)
+
+
+def test_respaced_betas_keep_alphabar_at_the_kept_steps():
+  betas = schedules.named_betas("cosine", 4000)
+  for spec in ["50", "10,15,20", "ddim50", "4000"]:
+    keep = iddpm.space_timesteps(4000, spec)
+    d = iddpm.respace(betas, keep)
+    kept = sorted(keep)
+    np.testing.assert_allclose(d.alphas_cumprod, np.cumprod(1 - betas)[kept], rtol=1e-5)
+    np.testing.assert_array_equal(d.timestep_map, kept)
+  assert len(iddpm.space_timesteps(4000, "10,15,20")) == 45
+  assert iddpm.space_timesteps(100, "ddim10") == set(range(0, 100, 10))
+  with pytest.raises(ValueError, match="cannot divide"):
+    iddpm.space_timesteps(10, "20")
+
+
+def test_bpd_loop_sums_the_terms_of_one_compiled_loop():
+  d = iddpm.make_diffusion(schedules.named_betas("linear", 20), "learned_range")
+  x0 = jnp.asarray(np.random.default_rng(1).integers(0, 256, SHAPE) / 127.5 - 1, jnp.float32)
+  model = _model_jnp(2 * SHAPE[-1])
+  rng = jax.random.PRNGKey(3)
+  out = jax.jit(lambda x, r: iddpm.bpd_loop(d, model, x, r))(x0, rng)
+  assert out["vb"].shape == (3, 20) and out["mse"].shape == (3, 20)
+  np.testing.assert_allclose(out["total_bpd"], out["vb"].sum(1) + out["prior_bpd"], rtol=1e-5)
+  # column j is t = T-1-j, with the noise the loop drew for that t
+  for t in (0, 7, 19):
+    noise = jax.random.normal(jax.random.fold_in(rng, t), SHAPE)
+    tt = jnp.full((3,), t)
+    x_t = iddpm.q_sample(d, x0, tt, noise)
+    np.testing.assert_allclose(out["vb"][:, 19 - t], iddpm.vb_terms_bpd(d, model, x0, x_t, tt),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_samplers_compile_once_and_return_images():
+  d = iddpm.respace(schedules.named_betas("cosine", 100), iddpm.space_timesteps(100, "10"))
+  model = _model_jnp(2 * SHAPE[-1])
+
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def sample(rng):
+    return iddpm.p_sample_loop(d, model, rng, SHAPE), iddpm.ddim_sample_loop(d, model, rng, SHAPE)
+
+  for seed in range(2):
+    a, b = sample(jax.random.PRNGKey(seed))
+    assert a.shape == SHAPE and bool(jnp.all(jnp.isfinite(a))) and bool(jnp.all(jnp.isfinite(b)))

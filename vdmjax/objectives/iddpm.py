@@ -1,0 +1,279 @@
+"""Improved DDPM (Nichol & Dhariwal 2021), numerically interchangeable with improved-diffusion.
+
+A discrete diffusion of T steps from betas (``named_betas``); integer timestep index t in
+[0, T), NHWC arrays, ``model_fn(x_t, t)`` returning C channels (eps) or 2C channels (eps, then
+the 'learned range' value v with log variance = frac log beta_t + (1 - frac) log beta~_t,
+frac = (v + 1) / 2, eq. 15). In the gamma notation, alphabar_t = sigmoid(-gamma_t) with
+gamma from ``betas_to_gamma``. Coefficient tables are built in float64 and stored as float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vdmjax.core import likelihood, schedules
+
+VAR_TYPES = ("learned_range", "fixed_small", "fixed_large")
+
+
+@flax.struct.dataclass
+class Diffusion:
+  """Coefficient tables of a T-step diffusion (each an array of length T)."""
+  betas: jnp.ndarray
+  gamma: jnp.ndarray
+  alphas_cumprod: jnp.ndarray
+  alphas_cumprod_prev: jnp.ndarray
+  sqrt_alphas_cumprod: jnp.ndarray
+  sqrt_one_minus_alphas_cumprod: jnp.ndarray
+  sqrt_recip_alphas_cumprod: jnp.ndarray
+  sqrt_recipm1_alphas_cumprod: jnp.ndarray
+  posterior_variance: jnp.ndarray
+  posterior_log_variance_clipped: jnp.ndarray
+  posterior_mean_coef1: jnp.ndarray
+  posterior_mean_coef2: jnp.ndarray
+  log_betas: jnp.ndarray
+  fixed_large_log_variance: jnp.ndarray
+  timestep_map: jnp.ndarray
+  var_type: str = flax.struct.field(pytree_node=False, default="learned_range")
+
+  @property
+  def num_timesteps(self):
+    return self.betas.shape[0]
+
+
+def make_diffusion(betas, var_type="learned_range", timestep_map=None):
+  """The diffusion's tables from float64 betas (improved-diffusion's GaussianDiffusion).
+
+  ``timestep_map`` gives, for a respaced diffusion, the original timestep of each step; the
+  model is fed ``timestep_map[t]``.
+  """
+  if var_type not in VAR_TYPES:
+    raise ValueError(f"var_type {var_type!r} is not one of {VAR_TYPES}")
+  betas = np.asarray(betas, np.float64)
+  if betas.ndim != 1 or np.any(betas <= 0) or np.any(betas > 1):
+    raise ValueError("betas must be a 1-D array in (0, 1]")
+  alphas = 1.0 - betas
+  acp = np.cumprod(alphas)
+  acp_prev = np.append(1.0, acp[:-1])
+  post_var = betas * (1.0 - acp_prev) / (1.0 - acp)
+  # the variance at t = 0 is 0; improved-diffusion clips its log with the value at t = 1
+  post_log_var = np.log(np.append(post_var[1], post_var[1:])) if len(betas) > 1 else \
+      np.log(np.maximum(post_var, 1e-20))
+  tables = dict(
+      betas=betas, gamma=schedules.betas_to_gamma(betas), alphas_cumprod=acp,
+      alphas_cumprod_prev=acp_prev, sqrt_alphas_cumprod=np.sqrt(acp),
+      sqrt_one_minus_alphas_cumprod=np.sqrt(1.0 - acp),
+      sqrt_recip_alphas_cumprod=np.sqrt(1.0 / acp),
+      sqrt_recipm1_alphas_cumprod=np.sqrt(1.0 / acp - 1.0),
+      posterior_variance=post_var, posterior_log_variance_clipped=post_log_var,
+      posterior_mean_coef1=betas * np.sqrt(acp_prev) / (1.0 - acp),
+      posterior_mean_coef2=(1.0 - acp_prev) * np.sqrt(alphas) / (1.0 - acp),
+      log_betas=np.log(betas),
+      fixed_large_log_variance=np.log(np.append(post_var[1], betas[1:])) if len(betas) > 1
+      else np.log(betas))
+  tables = {k: jnp.asarray(v, jnp.float32) for k, v in tables.items()}
+  tm = np.arange(len(betas)) if timestep_map is None else np.asarray(timestep_map)
+  return Diffusion(**tables, timestep_map=jnp.asarray(tm, jnp.int32), var_type=var_type)
+
+
+def _at(table, t, like):
+  """table[t] per example, broadcast against a batch-first array."""
+  v = table[t]
+  return v.reshape(v.shape + (1,) * (like.ndim - 1))
+
+
+def _mean_flat(x):
+  return jnp.mean(x, axis=tuple(range(1, x.ndim)))
+
+
+def q_sample(d, x_start, t, noise):
+  """x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps."""
+  return (_at(d.sqrt_alphas_cumprod, t, x_start) * x_start
+          + _at(d.sqrt_one_minus_alphas_cumprod, t, x_start) * noise)
+
+
+def q_posterior_mean_variance(d, x_start, x_t, t):
+  """q(x_{t-1} | x_t, x_0): (mean, variance, clipped log variance) (DDPM eq. 6-7)."""
+  mean = (_at(d.posterior_mean_coef1, t, x_t) * x_start
+          + _at(d.posterior_mean_coef2, t, x_t) * x_t)
+  return (mean, jnp.broadcast_to(_at(d.posterior_variance, t, x_t), x_t.shape),
+          jnp.broadcast_to(_at(d.posterior_log_variance_clipped, t, x_t), x_t.shape))
+
+
+def predict_xstart_from_eps(d, x_t, t, eps):
+  return (_at(d.sqrt_recip_alphas_cumprod, t, x_t) * x_t
+          - _at(d.sqrt_recipm1_alphas_cumprod, t, x_t) * eps)
+
+
+def predict_eps_from_xstart(d, x_t, t, pred_xstart):
+  return ((_at(d.sqrt_recip_alphas_cumprod, t, x_t) * x_t - pred_xstart)
+          / _at(d.sqrt_recipm1_alphas_cumprod, t, x_t))
+
+
+def split_output(d, output, channels):
+  """(eps, log variance) of a model output for this diffusion's variance type."""
+  if d.var_type == "learned_range":
+    if output.shape[-1] != 2 * channels:
+      raise ValueError(f"learned_range needs 2C = {2 * channels} output channels, got "
+                       f"{output.shape[-1]}")
+    eps, v = jnp.split(output, 2, axis=-1)
+    return eps, v
+  if output.shape[-1] != channels:
+    raise ValueError(f"{d.var_type} needs C = {channels} output channels, got {output.shape[-1]}")
+  return output, None
+
+
+def log_variance_from_v(d, v, t, like):
+  """The learned-range interpolation between log beta~_t and log beta_t (eq. 15)."""
+  frac = (v + 1.0) / 2.0
+  return (frac * _at(d.log_betas, t, like)
+          + (1.0 - frac) * _at(d.posterior_log_variance_clipped, t, like))
+
+
+def p_mean_variance_from_output(d, output, x_t, t, clip_denoised=True):
+  eps, v = split_output(d, output, x_t.shape[-1])
+  if d.var_type == "learned_range":
+    log_var = log_variance_from_v(d, v, t, x_t)
+  elif d.var_type == "fixed_large":
+    log_var = jnp.broadcast_to(_at(d.fixed_large_log_variance, t, x_t), x_t.shape)
+  else:
+    log_var = jnp.broadcast_to(_at(d.posterior_log_variance_clipped, t, x_t), x_t.shape)
+  pred_xstart = predict_xstart_from_eps(d, x_t, t, eps)
+  if clip_denoised:
+    pred_xstart = jnp.clip(pred_xstart, -1.0, 1.0)
+  mean, _, _ = q_posterior_mean_variance(d, pred_xstart, x_t, t)
+  return {"mean": mean, "variance": jnp.exp(log_var), "log_variance": log_var,
+          "pred_xstart": pred_xstart, "eps": eps}
+
+
+def p_mean_variance(d, model_fn, x_t, t, clip_denoised=True):
+  """p(x_{t-1} | x_t): dict with 'mean', 'variance', 'log_variance', 'pred_xstart'."""
+  return p_mean_variance_from_output(d, model_fn(x_t, d.timestep_map[t]), x_t, t, clip_denoised)
+
+
+def vb_terms_from_output(d, output, x_start, x_t, t, clip_denoised=True):
+  true_mean, _, true_log_var = q_posterior_mean_variance(d, x_start, x_t, t)
+  out = p_mean_variance_from_output(d, output, x_t, t, clip_denoised)
+  kl = _mean_flat(likelihood.normal_kl(true_mean, true_log_var, out["mean"],
+                                       out["log_variance"])) / math.log(2.0)
+  nll = -_mean_flat(likelihood.discretized_gaussian_log_likelihood(
+      x_start, out["mean"], 0.5 * out["log_variance"])) / math.log(2.0)
+  return jnp.where(t == 0, nll, kl), out
+
+
+def vb_terms_bpd(d, model_fn, x_start, x_t, t, clip_denoised=True):
+  """Per-example bits per dim: KL(q(x_{t-1}|x_t,x_0) || p(x_{t-1}|x_t)) for t > 0 and the
+  discretized-Gaussian decoder NLL at t = 0 (improved-diffusion's _vb_terms_bpd 'output')."""
+  return vb_terms_from_output(d, model_fn(x_t, d.timestep_map[t]), x_start, x_t, t,
+                              clip_denoised)[0]
+
+
+def prior_bpd(d, x_start):
+  """KL(q(x_T | x_0) || N(0, I)) in bits per dim."""
+  t = jnp.full((x_start.shape[0],), d.num_timesteps - 1)
+  mean = _at(d.sqrt_alphas_cumprod, t, x_start) * x_start
+  log_var = jnp.broadcast_to(jnp.log(1.0 - _at(d.alphas_cumprod, t, x_start)), x_start.shape)
+  return _mean_flat(likelihood.normal_kl(mean, log_var, 0.0, 0.0)) / math.log(2.0)
+
+
+def bpd_loop(d, model_fn, x_start, rng, clip_denoised=True):
+  """The exact T-term bound of every example, as improved-diffusion's calc_bpd_loop.
+
+  One lax.scan over t = T-1, ..., 0 with fresh noise per step. Per-t arrays are (B, T) in the
+  loop's order (column j is t = T-1-j), as improved-diffusion stacks them.
+  """
+  batch = x_start.shape[0]
+
+  def step(carry, t):
+    noise = jax.random.normal(jax.random.fold_in(rng, t), x_start.shape)
+    tt = jnp.full((batch,), t)
+    x_t = q_sample(d, x_start, tt, noise)
+    vb, out = vb_terms_from_output(d, model_fn(x_t, d.timestep_map[tt]), x_start, x_t, tt,
+                                   clip_denoised)
+    eps = predict_eps_from_xstart(d, x_t, tt, out["pred_xstart"])
+    return carry, (vb, _mean_flat((out["pred_xstart"] - x_start) ** 2),
+                   _mean_flat((eps - noise) ** 2))
+
+  ts = jnp.arange(d.num_timesteps - 1, -1, -1)
+  _, (vb, xstart_mse, mse) = jax.lax.scan(step, None, ts)
+  vb, xstart_mse, mse = vb.T, xstart_mse.T, mse.T
+  prior = prior_bpd(d, x_start)
+  return {"total_bpd": vb.sum(axis=1) + prior, "prior_bpd": prior, "vb": vb,
+          "xstart_mse": xstart_mse, "mse": mse}
+
+
+def space_timesteps(num_timesteps, section_counts):
+  """improved-diffusion's space_timesteps: '50', '10,15,20' (per equal section) or 'ddim50'."""
+  if isinstance(section_counts, str):
+    if section_counts.startswith("ddim"):
+      desired = int(section_counts[len("ddim"):])
+      for i in range(1, num_timesteps):
+        if len(range(0, num_timesteps, i)) == desired:
+          return set(range(0, num_timesteps, i))
+      raise ValueError(f"cannot create exactly {desired} steps with an integer stride")
+    section_counts = [int(x) for x in section_counts.split(",")]
+  size_per, extra = divmod(num_timesteps, len(section_counts))
+  start, steps = 0, []
+  for i, count in enumerate(section_counts):
+    size = size_per + (1 if i < extra else 0)
+    if size < count:
+      raise ValueError(f"cannot divide a section of {size} steps into {count}")
+    stride = 1 if count <= 1 else (size - 1) / (count - 1)
+    cur = 0.0
+    for _ in range(count):
+      steps.append(start + round(cur))
+      cur += stride
+    start += size
+  return set(steps)
+
+
+def respace(betas, use_timesteps, var_type="learned_range"):
+  """The diffusion on the kept steps: betas from the ratios of the kept alphabars."""
+  alphas_cumprod = np.cumprod(1.0 - np.asarray(betas, np.float64))
+  last, new_betas, timestep_map = 1.0, [], []
+  for i, acp in enumerate(alphas_cumprod):
+    if i in use_timesteps:
+      new_betas.append(1.0 - acp / last)
+      last = acp
+      timestep_map.append(i)
+  return make_diffusion(np.array(new_betas), var_type, timestep_map)
+
+
+def p_sample_loop(d, model_fn, rng, shape, clip_denoised=True):
+  """Ancestral sampling x_T -> x_0 with the model's own (learned or fixed) variances."""
+  rng_init, rng_loop = jax.random.split(rng)
+
+  def step(x, t):
+    tt = jnp.full((shape[0],), t)
+    out = p_mean_variance(d, model_fn, x, tt, clip_denoised)
+    noise = jax.random.normal(jax.random.fold_in(rng_loop, t), shape)
+    nonzero = (t != 0).astype(x.dtype)
+    return out["mean"] + nonzero * jnp.exp(0.5 * out["log_variance"]) * noise, None
+
+  x, _ = jax.lax.scan(step, jax.random.normal(rng_init, shape),
+                      jnp.arange(d.num_timesteps - 1, -1, -1))
+  return x
+
+
+def ddim_sample_loop(d, model_fn, rng, shape, eta=0.0, clip_denoised=True):
+  """DDIM (Song et al. 2021, eq. 12) on this (possibly respaced) diffusion."""
+  rng_init, rng_loop = jax.random.split(rng)
+
+  def step(x, t):
+    tt = jnp.full((shape[0],), t)
+    out = p_mean_variance(d, model_fn, x, tt, clip_denoised)
+    eps = predict_eps_from_xstart(d, x, tt, out["pred_xstart"])
+    ab, ab_prev = d.alphas_cumprod[t], d.alphas_cumprod_prev[t]
+    sigma = eta * jnp.sqrt((1 - ab_prev) / (1 - ab)) * jnp.sqrt(1 - ab / ab_prev)
+    mean = out["pred_xstart"] * jnp.sqrt(ab_prev) + jnp.sqrt(1 - ab_prev - sigma**2) * eps
+    noise = jax.random.normal(jax.random.fold_in(rng_loop, t), shape)
+    return mean + (t != 0).astype(x.dtype) * sigma * noise, None
+
+  x, _ = jax.lax.scan(step, jax.random.normal(rng_init, shape),
+                      jnp.arange(d.num_timesteps - 1, -1, -1))
+  return x
