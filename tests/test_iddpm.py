@@ -112,7 +112,7 @@ def test_respaced_betas_keep_alphabar_at_the_kept_steps():
 
 
 def test_bpd_loop_sums_the_terms_of_one_compiled_loop():
-  d = iddpm.make_diffusion(schedules.named_betas("linear", 20), "learned_range")
+  d = iddpm.make_diffusion(schedules.named_betas("cosine", 20), "learned_range")
   x0 = jnp.asarray(np.random.default_rng(1).integers(0, 256, SHAPE) / 127.5 - 1, jnp.float32)
   model = _model_jnp(2 * SHAPE[-1])
   rng = jax.random.PRNGKey(3)
