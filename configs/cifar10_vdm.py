@@ -9,20 +9,11 @@ b2 0.99, weight decay 0.01), EMA 0.9999, batch 128, 10M steps. The paper reaches
 per dim on the CIFAR-10 test set without data augmentation (2.49 with augmentation).
 """
 
-import importlib.util
-import os
-
-
-def _base():
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist_vdm.py")
-  spec = importlib.util.spec_from_file_location("mnist_vdm", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+from vdmjax.config_files import load_config_file
 
 
 def get_config():
-  c = _base()
+  c = load_config_file("mnist_vdm.py", relative_to=__file__)
   c.data.name = "cifar10"
   c.model.score.update(n_embd=128, n_layer=32, dropout=0.1, with_attention=False,
                        scan_blocks="auto", remat=False)

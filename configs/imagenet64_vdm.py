@@ -7,16 +7,11 @@ The ImageNet 32x32 network at 64x64 resolution (256 channels, 32 blocks, no drop
 block stack rematerialised to fit memory, batch 512. The paper reaches 3.40 bits per dim.
 """
 
-import importlib.util
-import os
+from vdmjax.config_files import load_config_file
 
 
 def get_config():
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imagenet32_vdm.py")
-  spec = importlib.util.spec_from_file_location("imagenet32_vdm", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = module.get_config()
+  c = load_config_file("imagenet32_vdm.py", relative_to=__file__)
   c.data.name = "downsampled_imagenet/64x64"
   c.model.score.update(remat=True)
   return c

@@ -7,7 +7,6 @@ Its last lines: the held-out bpd with its parts, the eval JSON's path and the sa
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import time
@@ -19,22 +18,16 @@ flags.DEFINE_string("config_path", None, "Config file (default: configs/mnist_vd
 FLAGS = flags.FLAGS
 
 
-def load_config(path):
-  spec = importlib.util.spec_from_file_location("demo_config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
-
-
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   from vdmjax.run import run_mode
+  from vdmjax.config_files import load_config_file
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   path = FLAGS.config_path or os.path.join(root, "configs", "mnist_vdm.py")
   if not os.path.exists(path):
     sys.exit(f"error: config file {path} not found")
-  config = load_config(path)
+  config = load_config_file(path)
   t0 = time.time()
   run_mode(config, FLAGS.workdir, "train")
   t_train = time.time() - t0

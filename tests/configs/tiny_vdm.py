@@ -1,16 +1,10 @@
 """A tiny VDM config for tests: configs/mnist_vdm.py shrunk to seconds per run."""
 
-import importlib.util
-import os
-
-_BASE = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "mnist_vdm.py")
+from vdmjax.config_files import load_config_file
 
 
 def get_config():
-  spec = importlib.util.spec_from_file_location("mnist_vdm", _BASE)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = module.get_config()
+  c = load_config_file("../../configs/mnist_vdm.py", relative_to=__file__)
   c.model.score.n_embd = 8
   c.model.score.n_layer = 1
   c.model.score.dropout = 0.0

@@ -29,39 +29,45 @@ def _finish(z_0, gamma_0):
   return z_0 / alpha_0
 
 
+def _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x):
+  """z_1 ~ N(0, I), then ``update(z, eps_hat, x_hat, gamma_t, gamma_s, noise) -> z_s`` for the
+  N steps from t = 1 to t = 0 in one lax.scan; returns z_0 / alpha_0."""
+  gamma_ts, gamma_ss, gamma_0 = _reverse_grid(gamma_fn, num_steps)
+  rng_init, rng_loop = jax.random.split(rng)
+  keys = jax.random.split(rng_loop, num_steps)
+
+  def step(z, inputs):
+    gamma_t, gamma_s, key = inputs
+    g_t = jnp.full((shape[0],), gamma_t)
+    eps_hat = denoiser(z, g_t)
+    chex.assert_shape(eps_hat, shape)
+    x_hat = process.x_from_eps(z, eps_hat, g_t)
+    if clip_x:
+      x_hat = jnp.clip(x_hat, -1.0, 1.0)
+      eps_hat = process.eps_from_x(z, x_hat, g_t)
+    return update(z, eps_hat, x_hat, gamma_t, gamma_s, jax.random.normal(key, shape)), None
+
+  z_0, _ = jax.lax.scan(step, jax.random.normal(rng_init, shape), (gamma_ts, gamma_ss, keys))
+  return _finish(z_0, gamma_0)
+
+
 def ancestral_sample(denoiser: Callable, gamma_fn: Callable, rng, shape, num_steps: int,
                      clip_x: bool = False):
   """Ancestral sampling of VDM's p(z_s | z_t) = q(z_s | z_t, x = x_hat(z_t)) (VDM eq. 6, 26).
 
   ``clip_x`` clips the predicted x to [-1, 1] before the posterior mean is formed.
   """
-  gamma_ts, gamma_ss, gamma_0 = _reverse_grid(gamma_fn, num_steps)
-  rng_init, rng_loop = jax.random.split(rng)
-  z_1 = jax.random.normal(rng_init, shape)
-  keys = jax.random.split(rng_loop, num_steps)
-  batch = shape[0]
 
-  def step(z, inputs):
-    gamma_t, gamma_s, key = inputs
-    g_t = jnp.full((batch,), gamma_t)
-    eps_hat = denoiser(z, g_t)
-    chex.assert_shape(eps_hat, shape)
-    x_hat = process.x_from_eps(z, eps_hat, g_t)
-    if clip_x:
-      x_hat = jnp.clip(x_hat, -1.0, 1.0)
-      mean, var = process.q_zs_given_zt_x(z, x_hat, g_t, jnp.full((batch,), gamma_s))
-    else:
-      # alpha_s / alpha_t (z - c sigma_t eps_hat): the same mean without dividing by alpha_t.
-      c = process.snr_ratio_complement(gamma_t, gamma_s)
-      alpha_t, sigma_t = alpha_sigma(gamma_t)
-      alpha_s, sigma_s = alpha_sigma(gamma_s)
-      mean = alpha_s / alpha_t * (z - c * sigma_t * eps_hat)
-      var = sigma_s**2 * c
-    z_s = mean + jnp.sqrt(var) * jax.random.normal(key, shape)
-    return z_s, None
+  def update(z, eps_hat, x_hat, gamma_t, gamma_s, noise):
+    # alpha_s / alpha_t (z - c sigma_t eps_hat) is the posterior mean at x = x_hat, formed
+    # without dividing by alpha_t; with clipping, eps_hat is the clipped x_hat's noise.
+    c = process.snr_ratio_complement(gamma_t, gamma_s)
+    alpha_t, sigma_t = alpha_sigma(gamma_t)
+    alpha_s, sigma_s = alpha_sigma(gamma_s)
+    mean = alpha_s / alpha_t * (z - c * sigma_t * eps_hat)
+    return mean + jnp.sqrt(sigma_s**2 * c) * noise
 
-  z_0, _ = jax.lax.scan(step, z_1, (gamma_ts, gamma_ss, keys))
-  return _finish(z_0, gamma_0)
+  return _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x)
 
 
 def ddim_sample(denoiser: Callable, gamma_fn: Callable, rng, shape, num_steps: int,
@@ -71,29 +77,14 @@ def ddim_sample(denoiser: Callable, gamma_fn: Callable, rng, shape, num_steps: i
   z_s = alpha_s x_hat + sqrt(sigma_s^2 - s_eta^2) eps_hat + s_eta noise with
   s_eta^2 = eta^2 Var[q(z_s | z_t, x)]; eta = 1 gives ancestral sampling.
   """
-  gamma_ts, gamma_ss, gamma_0 = _reverse_grid(gamma_fn, num_steps)
-  rng_init, rng_loop = jax.random.split(rng)
-  z_1 = jax.random.normal(rng_init, shape)
-  keys = jax.random.split(rng_loop, num_steps)
-  batch = shape[0]
 
-  def step(z, inputs):
-    gamma_t, gamma_s, key = inputs
-    g_t = jnp.full((batch,), gamma_t)
-    eps_hat = denoiser(z, g_t)
-    chex.assert_shape(eps_hat, shape)
-    x_hat = process.x_from_eps(z, eps_hat, g_t)
-    if clip_x:
-      x_hat = jnp.clip(x_hat, -1.0, 1.0)
-      eps_hat = process.eps_from_x(z, x_hat, g_t)
+  def update(z, eps_hat, x_hat, gamma_t, gamma_s, noise):
     alpha_s, sigma_s = alpha_sigma(gamma_s)
     var = eta**2 * sigma_s**2 * process.snr_ratio_complement(gamma_t, gamma_s)
-    z_s = (alpha_s * x_hat + jnp.sqrt(jnp.maximum(sigma_s**2 - var, 0.0)) * eps_hat
-           + jnp.sqrt(var) * jax.random.normal(key, shape))
-    return z_s, None
+    return (alpha_s * x_hat + jnp.sqrt(jnp.maximum(sigma_s**2 - var, 0.0)) * eps_hat
+            + jnp.sqrt(var) * noise)
 
-  z_0, _ = jax.lax.scan(step, z_1, (gamma_ts, gamma_ss, keys))
-  return _finish(z_0, gamma_0)
+  return _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x)
 
 
 def to_uint8(x):

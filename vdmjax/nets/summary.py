@@ -6,13 +6,13 @@ they exist and from the papers' stated architectures otherwise. Shapes only: not
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 
 import jax
 import jax.numpy as jnp
 
+from vdmjax.config_files import load_config_file
 from vdmjax.nets.adm import ADMUNet, NoiseAwareClassifier
 from vdmjax.nets.build import build
 from vdmjax.nets.ddgan import DDGANDiscriminator, DDGANGenerator
@@ -22,10 +22,7 @@ CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 
 def _config(name):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(CONFIG_DIR, f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  return load_config_file(os.path.join(CONFIG_DIR, f"{name}.py"))
 
 
 def count(module, *inputs):

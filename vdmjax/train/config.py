@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 REQUIRED = ("seed", "data.name", "train.num_steps", "train.batch_size",
             "train.checkpoint_every", "train.eval_every", "eval.batch_size", "eval.num_examples")
 # keys a resumed run may change without invalidating its checkpoints
@@ -56,3 +57,4 @@ def check_same_config(saved, current, path):
     shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in differing[:6])
     raise ValueError(f"the workdir holds a run of a different config ({path}); differing "
                      f"keys: {shown}")
+
