@@ -1,6 +1,7 @@
 """Improved DDPM functions against a from-scratch float64 re-derivation of the paper's formulas."""
 
 import math
+import os
 
 import chex
 import jax
@@ -140,3 +141,67 @@ def test_samplers_compile_once_and_return_images():
   for seed in range(2):
     a, b = sample(jax.random.PRNGKey(seed))
     assert a.shape == SHAPE and bool(jnp.all(jnp.isfinite(a))) and bool(jnp.all(jnp.isfinite(b)))
+
+
+def test_importance_sampling_is_unbiased_for_the_full_sum():
+  T = 30
+  rng = np.random.default_rng(0)
+  losses = rng.gamma(2.0, 1.0, T) * np.linspace(5, 0.1, T)        # per-step L_t
+  history = jnp.asarray(losses[:, None] * rng.uniform(0.8, 1.2, (T, iddpm.HISTORY)), jnp.float32)
+  counts = jnp.full((T,), iddpm.HISTORY)
+  p = iddpm.importance_probs(history, counts)
+  assert abs(float(p.sum()) - 1) < 1e-5 and float(p.max() / p.min()) > 5
+  t = jax.random.choice(jax.random.PRNGKey(0), T, (400_000,), p=p)
+  est = np.asarray(jnp.asarray(losses, jnp.float32)[t] / (T * p[t]))
+  assert abs(est.mean() - losses.mean()) < 4 * est.std() / np.sqrt(len(est))
+  # uniform until every step has its full history
+  np.testing.assert_allclose(iddpm.importance_probs(history, counts.at[3].set(9)), 1.0 / T)
+
+
+def test_history_update_appends_and_drops_the_oldest():
+  h = jnp.zeros((3, iddpm.HISTORY))
+  c = jnp.zeros((3,), jnp.int32)
+  for k in range(12):
+    h, c = iddpm.update_history(h, c, jnp.array([1]), jnp.array([float(k)]))
+  assert int(c[1]) == iddpm.HISTORY and int(c[0]) == 0
+  np.testing.assert_array_equal(h[1], np.arange(2, 12))
+
+
+def test_hybrid_gradient_reaches_the_variance_only_through_l_vlb():
+  d = iddpm.make_diffusion(schedules.named_betas("cosine", 50), "learned_range")
+  rng = np.random.default_rng(0)
+  x0 = jnp.asarray(np.round(rng.uniform(0, 255, SHAPE)) / 127.5 - 1, jnp.float32)
+  noise = jnp.asarray(rng.standard_normal(SHAPE), jnp.float32)
+  t = jnp.array([0, 10, 49])
+  x_t = iddpm.q_sample(d, x0, t, noise)
+  out = jnp.asarray(rng.standard_normal(SHAPE[:-1] + (4,)) * 0.3, jnp.float32)
+  total = lambda o, kind: jnp.sum(iddpm.training_terms(d, o, x0, x_t, t, noise, kind)["loss"])
+  g_h = jax.grad(total)(out, "hybrid")
+  g_s = jax.grad(total)(out, "simple")
+  g_v = jax.grad(lambda o: jnp.sum(iddpm.training_terms(d, o, x0, x_t, t, noise, "vlb")["vb"]))(out)
+  c = SHAPE[-1]
+  np.testing.assert_allclose(g_h[..., :c], g_s[..., :c], rtol=1e-5, atol=1e-7)   # eps: L_simple only
+  np.testing.assert_allclose(g_h[..., c:], 0.001 * 50 * g_v[..., c:], rtol=1e-4, atol=1e-9)
+  assert float(jnp.abs(g_s[..., c:]).max()) == 0.0
+
+
+def test_iddpm_trains_resumes_evaluates_and_samples_in_the_shared_loop(tmp_path):
+  from tests.configs.tiny_iddpm import get_config
+  from vdmjax.train.loop import Experiment
+  full = Experiment(get_config(), str(tmp_path / "full"))
+  full.train()
+  c = get_config()
+  c.train.num_steps = 3
+  Experiment(c, str(tmp_path / "cut")).train()
+  resumed = Experiment(get_config(), str(tmp_path / "cut"))
+  resumed.train()
+  for a, b in zip(jax.tree.leaves(jax.device_get(full.state)),
+                  jax.tree.leaves(jax.device_get(resumed.state))):
+    np.testing.assert_array_equal(a, b)   # params, optimizer, EMA and the loss history
+  assert int(resumed.state["aux"]["counts"].sum()) == 6 * 8
+  result = resumed.evaluate()
+  assert result["num_examples"] == 8 and np.isfinite(result["bpd"])
+  np.testing.assert_allclose(result["bpd"], result["prior"] + result["recon"] + result["diffusion"],
+                             rtol=1e-4)
+  path = resumed.sample()
+  assert os.path.exists(path)

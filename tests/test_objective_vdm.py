@@ -9,6 +9,7 @@ import pytest
 
 from vdmjax.nets.schedule import NoiseSchedule
 from vdmjax.nets.vdm_score import VDMScoreNet
+from vdmjax.core import guidance
 from vdmjax.objectives import vdm
 
 
@@ -57,7 +58,7 @@ def _terms(obj, params, batch, rng):
 def test_variance_gradient_goes_to_the_schedule_interior(T):
   obj, batch, params = _setup("variance", T)
   rng = jax.random.PRNGKey(5)
-  grads, metrics = jax.jit(obj.grads)(params, batch, rng)
+  grads, _, metrics = jax.jit(obj.grads)(params, {}, batch, rng)
 
   def bound(p):
     out, norm = _terms(obj, p, batch, rng)
@@ -83,7 +84,7 @@ def test_variance_gradient_goes_to_the_schedule_interior(T):
 def test_vlb_schedule_gradient_is_the_bound_gradient():
   obj, batch, params = _setup("vlb")
   rng = jax.random.PRNGKey(2)
-  grads, _ = jax.jit(obj.grads)(params, batch, rng)
+  grads, _, _ = jax.jit(obj.grads)(params, {}, batch, rng)
   g_bound = jax.grad(lambda p: jnp.mean(_terms(obj, p, batch, rng)[0]["total"]))(params)
   norm = _terms(obj, params, batch, rng)[1]
   _assert_trees_close(grads, jax.tree.map(lambda g: g * norm, g_bound))
@@ -92,6 +93,6 @@ def test_vlb_schedule_gradient_is_the_bound_gradient():
 def test_label_dropout_rate():
   labels = jnp.zeros(200_000, jnp.int32)
   for p in (0.05, 0.1, 0.2):
-    dropped = vdm.drop_labels(jax.random.PRNGKey(0), labels, p, 10)
+    dropped = guidance.drop_labels(jax.random.PRNGKey(0), labels, p, 10)
     rate = float(jnp.mean(dropped == 10))
     assert abs(rate - p) < 4 * math.sqrt(p * (1 - p) / labels.size)

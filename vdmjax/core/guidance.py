@@ -23,6 +23,12 @@ def cfg(eps_cond, eps_uncond, w):
   return (1.0 + w) * eps_cond - w * eps_uncond
 
 
+def drop_labels(rng, labels, p_uncond, null_label):
+  """Classifier-free guidance training: each label becomes the null label with prob. p_uncond."""
+  keep = jax.random.uniform(rng, labels.shape) >= p_uncond
+  return jnp.where(keep, labels, null_label)
+
+
 def scale_to_w(scale):
   """diffusers' guidance_scale s' = 1 + w -> Ho & Salimans' w."""
   return scale - 1.0

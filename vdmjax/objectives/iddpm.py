@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vdmjax.core import likelihood, schedules
+from vdmjax.core import guidance, likelihood, schedules
 
 VAR_TYPES = ("learned_range", "fixed_small", "fixed_large")
 
@@ -277,3 +277,151 @@ def ddim_sample_loop(d, model_fn, rng, shape, eta=0.0, clip_denoised=True):
   x, _ = jax.lax.scan(step, jax.random.normal(rng_init, shape),
                       jnp.arange(d.num_timesteps - 1, -1, -1))
   return x
+
+
+# --- training ----------------------------------------------------------------------------------
+
+LOSSES = ("simple", "hybrid", "vlb")
+HISTORY = 10            # loss values kept per timestep for importance sampling
+UNIFORM_PROB = 0.001    # improved-diffusion's LossSecondMomentResampler mixes in this much
+
+
+def importance_probs(history, counts):
+  """p(t) proportional to sqrt(E[L_t^2]) over each step's last 10 losses, mixed with 0.1% of
+  uniform; uniform until every step has its full history (Nichol & Dhariwal, Sec. 3.3)."""
+  T = history.shape[0]
+  w = jnp.sqrt(jnp.mean(history**2, axis=-1))
+  p = w / jnp.sum(w)
+  p = p * (1.0 - UNIFORM_PROB) + UNIFORM_PROB / T
+  ready = jnp.all(counts >= HISTORY)
+  return jnp.where(ready, p, jnp.full((T,), 1.0 / T))
+
+
+def update_history(history, counts, t, losses):
+  """Append each example's loss to its step's history (oldest dropped when full)."""
+
+  def body(i, hc):
+    h, c = hc
+    ti, n = t[i], c[t[i]]
+    row = jnp.where(n >= HISTORY, jnp.roll(h[ti], -1).at[-1].set(losses[i]),
+                    h[ti].at[jnp.minimum(n, HISTORY - 1)].set(losses[i]))
+    return h.at[ti].set(row), c.at[ti].set(jnp.minimum(n + 1, HISTORY))
+
+  return jax.lax.fori_loop(0, t.shape[0], body, (history, counts))
+
+
+def training_terms(d, output, x_start, x_t, t, noise, loss_type, lambda_vlb=0.001):
+  """Per-example losses from a model output: L_simple (mean squared eps error), L_vlb
+  (T * L_t in bits per dim) or the hybrid L_simple + lambda T L_t, whose L_t term sees the
+  mean through a stop-gradient so that it trains the variance only (eq. 16)."""
+  eps, v = split_output(d, output, x_t.shape[-1])
+  mse = _mean_flat((noise - eps) ** 2)
+  T = d.num_timesteps
+  if loss_type == "simple":
+    return {"loss": mse, "mse": mse}
+  if loss_type == "hybrid":
+    if v is None:
+      raise ValueError("objective.loss 'hybrid' needs a learned variance (var_type "
+                       "'learned_range')")
+    frozen = jnp.concatenate([jax.lax.stop_gradient(eps), v], axis=-1)
+    vb, _ = vb_terms_from_output(d, frozen, x_start, x_t, t, clip_denoised=False)
+    return {"loss": mse + lambda_vlb * T * vb, "mse": mse, "vb": vb}
+  if loss_type == "vlb":
+    vb, _ = vb_terms_from_output(d, output, x_start, x_t, t, clip_denoised=False)
+    return {"loss": T * vb, "mse": mse, "vb": vb}
+  raise ValueError(f"objective.loss {loss_type!r} is not one of {LOSSES}")
+
+
+class IDDPMObjective:
+  """Improved DDPM with an ADM U-Net fed the (original) integer timestep."""
+
+  def __init__(self, net, betas, var_type="learned_range", loss_type="hybrid",
+               lambda_vlb=0.001, timestep_sampler="uniform", num_classes=0, p_uncond=0.0,
+               sample_respacing="", clip_denoised=True):
+    if loss_type not in LOSSES:
+      raise ValueError(f"objective.loss {loss_type!r} is not one of {LOSSES}")
+    if timestep_sampler not in ("uniform", "importance"):
+      raise ValueError(f"objective.timestep_sampler {timestep_sampler!r} is not 'uniform' or "
+                       "'importance'")
+    self.net, self.betas = net, np.asarray(betas, np.float64)
+    self.diffusion = make_diffusion(self.betas, var_type)
+    self.loss_type, self.lambda_vlb, self.sampler = loss_type, lambda_vlb, timestep_sampler
+    self.num_classes, self.p_uncond = num_classes, p_uncond
+    self.sample_respacing, self.clip_denoised = sample_respacing, clip_denoised
+
+  def init(self, rng, batch):
+    x = likelihood.uint8_to_unit(batch["image"])
+    t = jnp.zeros((x.shape[0],), jnp.int32)
+    return self.net.init(rng, x, t, batch.get("label"))["params"]
+
+  def init_aux(self):
+    if self.sampler != "importance":
+      return {}
+    T = self.diffusion.num_timesteps
+    return {"history": jnp.zeros((T, HISTORY)), "counts": jnp.zeros((T,), jnp.int32)}
+
+  def model_fn(self, params, labels=None, train=False, rng=None):
+    rngs = {"dropout": rng} if train else {}
+    return lambda x_t, t: self.net.apply({"params": params}, x_t, t, labels, train=train,
+                                         rngs=rngs)
+
+  def grads(self, params, aux, batch, rng):
+    d = self.diffusion
+    x0 = likelihood.uint8_to_unit(batch["image"])
+    b = x0.shape[0]
+    rng_t, rng_n, rng_drop, rng_label = jax.random.split(rng, 4)
+    T = d.num_timesteps
+    p = importance_probs(aux["history"], aux["counts"]) if aux else jnp.full((T,), 1.0 / T)
+    t = jax.random.choice(rng_t, T, (b,), p=p)
+    weights = 1.0 / (T * p[t])
+    noise = jax.random.normal(rng_n, x0.shape)
+    x_t = q_sample(d, x0, t, noise)
+    labels = batch.get("label") if self.num_classes > 0 else None
+    if labels is not None and self.p_uncond > 0:
+      labels = guidance.drop_labels(rng_label, labels, self.p_uncond, self.num_classes)
+
+    def loss_fn(params):
+      output = self.model_fn(params, labels, True, rng_drop)(x_t, d.timestep_map[t])
+      terms = training_terms(d, output, x0, x_t, t, noise, self.loss_type, self.lambda_vlb)
+      return jnp.mean(weights * terms["loss"]), terms
+
+    (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    if aux:
+      history, counts = update_history(aux["history"], aux["counts"], t,
+                                       jax.lax.stop_gradient(terms["loss"]))
+      aux = {"history": history, "counts": counts}
+    metrics = {"loss": loss, "mse": jnp.mean(terms["mse"])}
+    if "vb" in terms:
+      metrics["vb"] = jnp.mean(terms["vb"])
+    # the shared loop logs 'bpd': the per-step L_t estimate of the bound, T E_t[L_t]
+    if "vb" in terms:
+      metrics["bpd"] = T * jnp.mean(weights * terms["vb"])
+    return grads, aux, metrics
+
+  def eval_terms(self, params, batch, rng, conditional=False):
+    """The exact T-term bound per example (bpd_loop), split as prior, decoder and the rest."""
+    labels = batch.get("label") if (conditional and self.num_classes > 0) else None
+    x0 = likelihood.uint8_to_unit(batch["image"])
+    out = bpd_loop(self.diffusion, self.model_fn(params, labels), x0, rng, self.clip_denoised)
+    recon = out["vb"][:, -1]
+    return {"bpd": out["total_bpd"], "prior": out["prior_bpd"], "recon": recon,
+            "diffusion": out["vb"].sum(axis=1) - recon}
+
+  def sample(self, params, rng, shape, num_steps=None, labels=None, guidance_w=0.0):
+    """Ancestral samples on the configured respacing (or ``num_steps`` evenly spaced)."""
+    spec = self.sample_respacing or str(num_steps or self.diffusion.num_timesteps)
+    d = respace(self.betas, space_timesteps(len(self.betas), spec), self.diffusion.var_type)
+    if labels is not None and self.num_classes > 0 and guidance_w:
+      def model_fn(x, t):
+        both = self.net.apply({"params": params}, jnp.concatenate([x, x]),
+                              jnp.concatenate([t, t]),
+                              jnp.concatenate([labels, jnp.full_like(labels, self.num_classes)]))
+        c, u = jnp.split(both, 2)
+        eps_c, v = split_output(d, c, x.shape[-1])
+        eps_u, _ = split_output(d, u, x.shape[-1])
+        guided = guidance.cfg(eps_c, eps_u, guidance_w)
+        return guided if v is None else jnp.concatenate([guided, v], axis=-1)
+    else:
+      model_fn = self.model_fn(params, labels)
+    x = p_sample_loop(d, model_fn, rng, shape, self.clip_denoised)
+    return jnp.clip(x, -1.0, 1.0)

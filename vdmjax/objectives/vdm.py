@@ -139,12 +139,6 @@ def _bpd_parts(out, num_dims):
   return {k: likelihood.nats_to_bpd(out[k], num_dims) for k in ("prior", "recon", "diffusion")}
 
 
-def drop_labels(rng, labels, p_uncond, null_label):
-  """Classifier-free guidance training: each label becomes the null label with prob. p_uncond."""
-  keep = jax.random.uniform(rng, labels.shape) >= p_uncond
-  return jnp.where(keep, labels, null_label)
-
-
 class VDMObjective:
   """VDM training and evaluation: a score network and a noise schedule, one bound.
 
@@ -176,6 +170,10 @@ class VDMObjective:
     return {"score": self.score_net.init(r1, x, g, batch.get("label"))["params"],
             "schedule": self.schedule.init(r2, g)["params"]}
 
+  def init_aux(self):
+    """VDM keeps no state besides its parameters."""
+    return {}
+
   def gamma_fn(self, params):
     return lambda t: self.schedule.apply({"params": params["schedule"]}, t)
 
@@ -187,7 +185,7 @@ class VDMObjective:
   def _labels(self, batch, rng, train):
     labels = batch.get("label") if self.num_classes > 0 else None
     if labels is not None and train and self.p_uncond > 0:
-      labels = drop_labels(rng, labels, self.p_uncond, self.num_classes)
+      labels = guidance.drop_labels(rng, labels, self.p_uncond, self.num_classes)
     return labels
 
   def draw(self, rng, shape):
@@ -196,8 +194,8 @@ class VDMObjective:
     return (sample_times(rng_t, shape[0], self.antithetic_time), jax.random.normal(rng_eps, shape),
             jax.random.normal(rng_0, shape), rng_drop, rng_label)
 
-  def grads(self, params, batch, rng):
-    """(grads, metrics) of one training batch; metrics are batch means in bits per dim."""
+  def grads(self, params, aux, batch, rng):
+    """(grads, aux, metrics) of one training batch; metrics are batch means in bits per dim."""
     x = batch["image"]
     num_dims = math.prod(x.shape[1:])
     norm = 1.0 / (num_dims * math.log(2.0))
@@ -231,7 +229,7 @@ class VDMObjective:
       (g_var,) = sched_vjp(jax.tree.map(lambda c: 2.0 * ld * c, c_vals))
       g_sched = {k: (g_sched[k] if k == "ends" else g_var[k]) for k in g_sched}
       metrics["diffusion_var"] = jnp.var(ld)
-    return {"score": g_score, "schedule": g_sched}, metrics
+    return {"score": g_score, "schedule": g_sched}, aux, metrics
 
   def eval_terms(self, params, batch, rng, conditional=False):
     """Per-example bound in bits per dim with its parts (eval mode and held-out metrics)."""

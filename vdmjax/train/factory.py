@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from vdmjax.core.schedules import named_betas
 from vdmjax.nets.build import build
+from vdmjax.objectives.iddpm import IDDPMObjective
 from vdmjax.objectives.vdm import VDMObjective
 
-METHODS = ("vdm",)
+METHODS = ("vdm", "iddpm")
 
 
 def make_objective(config):
@@ -18,4 +20,13 @@ def make_objective(config):
                         num_classes=config.model.score.get("num_classes", 0),
                         p_uncond=obj.get("p_uncond", 0.0),
                         antithetic_time=obj.get("antithetic_time", True))
+  if method == "iddpm":
+    obj = config.objective
+    return IDDPMObjective(build(config.model.net, "model.net"),
+                          named_betas(obj.schedule, obj.T), var_type=obj.var_type,
+                          loss_type=obj.loss, lambda_vlb=obj.get("lambda_vlb", 0.001),
+                          timestep_sampler=obj.timestep_sampler,
+                          num_classes=config.model.net.get("num_classes", 0),
+                          p_uncond=obj.get("p_uncond", 0.0),
+                          sample_respacing=config.sample.get("respacing", ""))
   raise ValueError(f"method {method!r} is not one of {METHODS}")

@@ -1,9 +1,11 @@
 """The shared training loop: one jitted, data-parallel step for every method.
 
-A train state is a dict {'step', 'params', 'opt_state', 'ema_params', 'rng'}. The step is
-jitted over a Mesh of all devices with the batch sharded along 'data' and the state
-replicated (and donated). The objective supplies ``grads(params, batch, rng)``; everything
-else (optimizer, EMA, checkpoints, resume, metrics, eval, samples, preemption) lives here.
+A train state is a dict {'step', 'params', 'opt_state', 'ema_params', 'rng', 'aux'}; 'aux' is
+the objective's own state (Improved DDPM's loss history for importance sampling), saved and
+restored with the rest. The step is jitted over a Mesh of all devices with the batch sharded
+along 'data' and the state replicated (and donated). The objective supplies
+``grads(params, aux, batch, rng) -> (grads, aux, metrics)``; everything else (optimizer, EMA,
+checkpoints, resume, metrics, eval, samples, preemption) lives here.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def make_train_step(objective, tx, ema_decay, mesh, substeps=1):
 
   def one_update(state, batch):
     rng = jax.random.fold_in(state["rng"], state["step"])
-    grads, metrics = objective.grads(state["params"], batch, rng)
+    grads, aux, metrics = objective.grads(state["params"], state["aux"], batch, rng)
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
     params = optim.optax.apply_updates(state["params"], updates)
     ema = optim.ema_update(state["ema_params"], params, ema_decay, state["step"])
@@ -59,7 +61,7 @@ def make_train_step(objective, tx, ema_decay, mesh, substeps=1):
     metrics = dict(metrics, grad_norm=optim.optax.global_norm(grads),
                    finite=finite.astype(jnp.float32))
     new = {"step": state["step"] + 1, "params": params, "opt_state": opt_state,
-           "ema_params": ema, "rng": state["rng"]}
+           "ema_params": ema, "rng": state["rng"], "aux": aux}
     # a non-finite update leaves the state as it was; the loop stops or counts a skip
     keep_old = lambda n, o: jnp.where(finite, n, o)
     new = {k: (jax.tree.map(keep_old, new[k], state[k]) if k != "step" else new[k])
@@ -86,7 +88,7 @@ def init_state(objective, tx, batch, seed, mesh):
   def init(rng_init):
     params = objective.init(rng_init, batch)
     return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params),
-            "ema_params": params, "rng": rng_train}
+            "ema_params": params, "rng": rng_train, "aux": objective.init_aux()}
 
   return jax.jit(init, out_shardings=NamedSharding(mesh, P()))(rng_init)
 
@@ -175,7 +177,8 @@ class Experiment:
                          max(now - t_last, 1e-9), skipped_steps=skipped)
           t_last = now
           writer.write(step, scalars)
-          progress.update(step, f"bpd {scalars['bpd']:.3f}")
+          shown = "bpd" if "bpd" in scalars else "loss"
+          progress.update(step, f"{shown} {scalars[shown]:.3f}")
         if step % cfg.checkpoint_every == 0 or step == cfg.num_steps:
           self.ckpt.save(step, self.state)
         if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.num_steps:
