@@ -103,3 +103,16 @@ def test_bad_input_stops_with_one_clear_line(tmp_path, override, message):
   last = [l for l in r.stderr.strip().splitlines() if l.strip()][-1]
   assert message in last, r.stderr[-3000:]
   assert "Traceback" not in r.stderr, r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("name", sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "configs"))
+                                        if f.endswith(".py")))
+def test_every_config_builds(name):
+  from vdmjax.config_files import load_config_file
+  from vdmjax.train.config import validate
+  from vdmjax.train.factory import make_objective
+  config = load_config_file(os.path.join(ROOT, "configs", f"{name}.py"))
+  validate(config)
+  make_objective(config)
+  doc = open(os.path.join(ROOT, "configs", f"{name}.py")).read().split('"""')[1]
+  assert "python -m vdmjax.main --config=configs/" in doc
