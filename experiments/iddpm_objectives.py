@@ -1,6 +1,6 @@
 """Improved DDPM on MNIST: exact NLL after one fixed CPU budget for L_simple, L_hybrid, L_vlb.
 
-    python experiments/iddpm_objectives.py [--steps 600] [--eval_examples 200]
+    python experiments/iddpm_objectives.py [--steps 600] [--eval_examples 200] [--T 1000]
 
 The paper's claim (Nichol & Dhariwal 2021, Sec. 3): learned variances trained with the hybrid
 objective or L_vlb give a better log-likelihood than L_simple with fixed variances. Each model
@@ -39,6 +39,8 @@ def main():
   p = argparse.ArgumentParser()
   p.add_argument("--steps", type=int, default=600)
   p.add_argument("--eval_examples", type=int, default=200)
+  p.add_argument("--T", type=int, default=1000, help="diffusion steps (the exact bound costs T "
+                 "network calls per batch)")
   p.add_argument("--workdir", default=os.path.join(ROOT, "runs", "iddpm_objectives"))
   p.add_argument("--out", default=os.path.join(ROOT, "results"))
   args = p.parse_args()
@@ -46,7 +48,7 @@ def main():
   for name, v in VARIANTS.items():
     c = load_config_file(os.path.join(ROOT, "configs", "mnist_iddpm.py"))
     c.objective.update(loss=v["loss"], var_type=v["var_type"],
-                       timestep_sampler=v["timestep_sampler"])
+                       timestep_sampler=v["timestep_sampler"], T=args.T)
     c.model.net.learn_sigma = v["learn_sigma"]
     c.train.num_steps = args.steps
     c.eval.num_examples = args.eval_examples

@@ -125,7 +125,7 @@ class Experiment:
     self.ckpt = Checkpoints(workdir, keep=config.train.get("keep_checkpoints", 3),
                             async_save=config.train.get("async_checkpoints", True))
     self.is_main = jax.process_index() == 0
-    self._eval_fns = {}
+    self._eval_fns, self._sample_fns = {}, {}
 
   def restore(self, step=None):
     state, restored = self.ckpt.restore(self.state, step)
@@ -255,8 +255,12 @@ class Experiment:
     w = scfg.get("guidance_w", 0.0) if guidance_w is None else guidance_w
     if labels is None and self.objective.num_classes > 0 and scfg.get("conditional", False):
       labels = jnp.arange(num) % self.objective.num_classes
-    fn = jax.jit(lambda p, r, lab: self.objective.sample(p, r, shape, scfg.steps, lab, w))
-    x = fn(self.params_for_eval(), jax.random.PRNGKey(self.config.seed + 2), labels)
+    key = (shape, float(w), labels is None)
+    if key not in self._sample_fns:   # periodic samples during training reuse one compile
+      self._sample_fns[key] = jax.jit(
+          lambda p, r, lab: self.objective.sample(p, r, shape, scfg.steps, lab, w))
+    x = self._sample_fns[key](self.params_for_eval(), jax.random.PRNGKey(self.config.seed + 2),
+                              labels)
     x = image_io.to_uint8(jax.device_get(x))
     path = path or os.path.join(self.workdir, "samples", f"step_{int(self.state['step'])}.png")
     if self.is_main:
