@@ -187,17 +187,8 @@ def test_hybrid_gradient_reaches_the_variance_only_through_l_vlb():
 
 def test_iddpm_trains_resumes_evaluates_and_samples_in_the_shared_loop(tmp_path):
   from tests.configs.tiny_iddpm import get_config
-  from vdmjax.train.loop import Experiment
-  full = Experiment(get_config(), str(tmp_path / "full"))
-  full.train()
-  c = get_config()
-  c.train.num_steps = 3
-  Experiment(c, str(tmp_path / "cut")).train()
-  resumed = Experiment(get_config(), str(tmp_path / "cut"))
-  resumed.train()
-  for a, b in zip(jax.tree.leaves(jax.device_get(full.state)),
-                  jax.tree.leaves(jax.device_get(resumed.state))):
-    np.testing.assert_array_equal(a, b)   # params, optimizer, EMA and the loss history
+  from tests.resume import full_and_resumed
+  _, resumed = full_and_resumed(get_config, tmp_path)   # the loss history included
   assert int(resumed.state["aux"]["counts"].sum()) == 6 * 8
   result = resumed.evaluate()
   assert result["num_examples"] == 8 and np.isfinite(result["bpd"])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.configs.tiny_vdm import get_config
+from tests.resume import full_and_resumed
 from vdmjax.train.loop import Experiment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,13 +37,7 @@ def test_data_parallel_step_equals_single_device(tmp_path):
 
 
 def test_resume_reproduces_the_uninterrupted_trajectory(tmp_path):
-  full = Experiment(get_config(), str(tmp_path / "full"))
-  full.train()
-  c = get_config()
-  c.train.num_steps = 3
-  Experiment(c, str(tmp_path / "cut")).train()
-  resumed = Experiment(get_config(), str(tmp_path / "cut"))
-  resumed.train()
+  full, resumed = full_and_resumed(get_config, tmp_path)
   assert int(resumed.state["step"]) == 6
   for a, b in zip(_params(full), _params(resumed)):
     np.testing.assert_array_equal(a, b)
