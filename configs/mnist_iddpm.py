@@ -11,6 +11,8 @@ Cosine schedule with T = 1000, learned variances ('learned_range') and the hybri
 
 import ml_collections
 
+from vdmjax.config_files import sample_block
+
 
 def get_config():
   c = ml_collections.ConfigDict()
@@ -36,6 +38,5 @@ def get_config():
   c.eval = ml_collections.ConfigDict(dict(
       batch_size=200, num_examples=200, num_draws=1, use_ema=True, method="vlb",
       train_eval_examples=200))
-  c.sample = ml_collections.ConfigDict(dict(num=36, steps=1000, respacing="50",
-                                            guidance_w=0.0, conditional=False))
+  c.sample = sample_block(num=36, steps=1000, respacing="50")
   return c

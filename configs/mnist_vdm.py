@@ -8,6 +8,8 @@ VDM score network of 32 channels, 800 steps of batch 32: about 7 minutes on 2 CP
 
 import ml_collections
 
+from vdmjax.config_files import sample_block
+
 
 def get_config():
   c = ml_collections.ConfigDict()
@@ -43,6 +45,5 @@ def get_config():
       batch_size=200, num_examples=2000, num_draws=1, use_ema=True, method="vlb",
       train_eval_examples=400))
 
-  c.sample = ml_collections.ConfigDict(dict(num=36, steps=200, guidance_w=0.0,
-                                            conditional=False))
+  c.sample = sample_block(num=36, steps=200)
   return c

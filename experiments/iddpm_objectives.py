@@ -35,6 +35,17 @@ VARIANTS = {
 }
 
 
+def variant_config(name, steps, T):
+  """configs/mnist_iddpm.py with one objective of VARIANTS, ``steps`` steps and T."""
+  v = VARIANTS[name]
+  c = load_config_file(os.path.join(ROOT, "configs", "mnist_iddpm.py"))
+  c.objective.update(loss=v["loss"], var_type=v["var_type"],
+                     timestep_sampler=v["timestep_sampler"], T=T)
+  c.model.net.learn_sigma = v["learn_sigma"]
+  c.train.num_steps = steps
+  return c
+
+
 def main():
   p = argparse.ArgumentParser()
   p.add_argument("--steps", type=int, default=600)
@@ -46,11 +57,7 @@ def main():
   args = p.parse_args()
   records = []
   for name, v in VARIANTS.items():
-    c = load_config_file(os.path.join(ROOT, "configs", "mnist_iddpm.py"))
-    c.objective.update(loss=v["loss"], var_type=v["var_type"],
-                       timestep_sampler=v["timestep_sampler"], T=args.T)
-    c.model.net.learn_sigma = v["learn_sigma"]
-    c.train.num_steps = args.steps
+    c = variant_config(name, args.steps, args.T)
     c.eval.num_examples = args.eval_examples
     exp = Experiment(c, os.path.join(args.workdir, name))
     t0 = time.time()

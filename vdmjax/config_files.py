@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib.util
 import os
 
+import ml_collections
+from ml_collections.config_dict import placeholder
+
 
 def load_config_file(path, relative_to=None):
   """``get_config()`` of a config file; ``relative_to`` (a file) resolves a relative path."""
@@ -16,3 +19,23 @@ def load_config_file(path, relative_to=None):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config()
+
+
+def sample_block(**overrides):
+  """The ``sample`` block every diffusion config shares.
+
+  num, steps: how many samples and sampling steps; sampler 'ancestral' or 'ddim' (eta: DDIM's
+  noise, 0 = deterministic); respacing (iDDPM): a space_timesteps spec, '' = ``steps``
+  evenly spaced. conditional: sample a class-conditional model with labels 0, 1, 2, ...
+  Guidance: guidance_w is Ho & Salimans' w (eps~ = (1 + w) eps(z, c) - w eps(z)); or give
+  guidance_scale, diffusers' s' = 1 + w, instead (not both). classifier_workdir names the
+  workdir of a trained noise-aware classifier (configs/mnist_classifier.py) and
+  classifier_scale its scale s. threshold_percentile > 0 replaces the clipping of the
+  predicted x by Imagen's dynamic thresholding at that quantile (0.995 in Imagen).
+  """
+  block = ml_collections.ConfigDict(dict(
+      num=36, steps=1000, sampler="ancestral", eta=0.0, respacing="", conditional=False,
+      guidance_w=placeholder(float), guidance_scale=placeholder(float),
+      classifier_workdir="", classifier_scale=1.0, threshold_percentile=0.0))
+  block.update(overrides)
+  return block

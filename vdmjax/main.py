@@ -20,6 +20,7 @@ flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics, sample
 flags.DEFINE_enum("mode", "train", ["train", "eval", "sample"], "What to do.")
 flags.DEFINE_integer("step", None, "Checkpoint step for eval/sample (default: latest).")
 flags.DEFINE_float("guidance_w", None, "Classifier-free guidance weight w for sample mode.")
+flags.DEFINE_float("guidance_scale", None, "Or diffusers' guidance scale s' = 1 + w.")
 
 USER_ERRORS = (ValueError, KeyError, TypeError, FileNotFoundError, RuntimeError)
 
@@ -31,8 +32,11 @@ def main(argv):
   if FLAGS.config is None or FLAGS.workdir is None:
     sys.exit("error: --config and --workdir are required")
   try:
+    from vdmjax.core.guidance import resolve_w
     from vdmjax.run import run_mode
-    run_mode(FLAGS.config, FLAGS.workdir, FLAGS.mode, FLAGS.step, FLAGS.guidance_w)
+    w = (None if FLAGS.guidance_w is None and FLAGS.guidance_scale is None
+         else resolve_w(FLAGS.guidance_w, FLAGS.guidance_scale))
+    run_mode(FLAGS.config, FLAGS.workdir, FLAGS.mode, FLAGS.step, w)
   except USER_ERRORS as e:
     from vdmjax.train.checkpoint import CheckpointError
     from vdmjax.data.sources import DataError

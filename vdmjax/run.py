@@ -36,12 +36,21 @@ def run_mode(config, workdir, mode, step=None, guidance_w=None):
     raise FileNotFoundError(f"no checkpoint under {exp.ckpt.dir}: train first")
   if mode == "eval":
     result = exp.evaluate()
-    print(f"held-out bpd: {result['bpd']:.4f} +- {result['bpd_se']:.4f} (prior "
-          f"{result['prior']:.4f}, recon {result['recon']:.4f}, diffusion "
-          f"{result['diffusion']:.4f}) at step {result['step']} on {result['num_examples']} "
-          "images", flush=True)
+    if "bpd" in result:
+      print(f"held-out bpd: {result['bpd']:.4f} +- {result['bpd_se']:.4f} (prior "
+            f"{result['prior']:.4f}, recon {result['recon']:.4f}, diffusion "
+            f"{result['diffusion']:.4f}) at step {result['step']} on {result['num_examples']} "
+            "images", flush=True)
+    else:
+      shown = ", ".join(f"{k} {result[k]:.4f} +- {result[k + '_se']:.4f}"
+                        for k in result if f"{k}_se" in result)
+      print(f"held-out {shown} at step {result['step']} on {result['num_examples']} images",
+            flush=True)
     print(f"eval json: {result['path']}", flush=True)
     return result
+  if not hasattr(exp.objective, "sample"):
+    raise ValueError(f"method {config.get('method')!r} has no sample mode; guide a diffusion "
+                     "model with it through sample.classifier_workdir")
   path = exp.sample(guidance_w=guidance_w)
   print(f"sample grid: {path}", flush=True)
   return {"path": path}

@@ -34,6 +34,33 @@ def scale_to_w(scale):
   return scale - 1.0
 
 
+def resolve_w(guidance_w=None, guidance_scale=None):
+  """The guidance weight w from a config giving either w or diffusers' scale s' = 1 + w."""
+  if guidance_w is not None and guidance_scale is not None:
+    raise ValueError(f"sample.guidance_w = {guidance_w} and sample.guidance_scale = "
+                     f"{guidance_scale}: give one (w = scale - 1)")
+  if guidance_scale is not None:
+    return scale_to_w(guidance_scale)
+  return 0.0 if guidance_w is None else guidance_w
+
+
+def dynamic_threshold(x, percentile):
+  """Imagen's dynamic thresholding (Saharia et al. 2022, Sec. 2.3): per example, s = the
+  ``percentile`` quantile of |x| (at least 1); x is clipped to [-s, s] and divided by s."""
+  flat = jnp.abs(x.reshape(x.shape[0], -1))
+  s = jnp.maximum(jnp.quantile(flat, percentile, axis=1), 1.0)
+  s = _bcast(s, x)
+  return jnp.clip(x, -s, s) / s
+
+
+def threshold_x(x, clip_x=False, percentile=0.0):
+  """The predicted x after guidance: dynamic thresholding if ``percentile`` > 0, else static
+  clipping to [-1, 1] if ``clip_x``, else unchanged."""
+  if percentile:
+    return dynamic_threshold(x, percentile)
+  return jnp.clip(x, -1.0, 1.0) if clip_x else x
+
+
 def classifier_guidance(eps, grad_log_prob, sigma, s):
   """eps - s sigma grad_z log p(c | z_t) (Dhariwal & Nichol 2021, Algorithm 2)."""
   return eps - s * _bcast(sigma, eps) * grad_log_prob
@@ -64,14 +91,21 @@ def classifier_log_prob_grad(log_prob_fn, z, gamma):
   return jax.grad(lambda z_: jnp.sum(log_prob_fn(z_, gamma)))(z)
 
 
+def shifted_denoiser(eps_fn, cond_fn):
+  """Wrap ``eps_fn(z, gamma)`` into ``(z, gamma) -> eps - sigma_t cond_fn(z, gamma)``, where
+  ``cond_fn`` returns s grad_z log p(c | z_t) (classifier guidance, Algorithm 2)."""
+
+  def denoiser(z, gamma):
+    return classifier_guidance(eps_fn(z, gamma), cond_fn(z, gamma),
+                               jnp.sqrt(jax.nn.sigmoid(gamma)), 1.0)
+
+  return denoiser
+
+
 def classifier_guided_denoiser(eps_fn, log_prob_fn, s):
   """Wrap ``eps_fn(z, gamma)`` with classifier guidance of scale s into ``(z, gamma) -> eps~``.
 
   ``log_prob_fn(z, gamma)`` returns log p(c | z_t) of the target labels, shape (B,).
   """
-
-  def denoiser(z, gamma):
-    grad = classifier_log_prob_grad(log_prob_fn, z, gamma)
-    return classifier_guidance(eps_fn(z, gamma), grad, jnp.sqrt(jax.nn.sigmoid(gamma)), s)
-
-  return denoiser
+  return shifted_denoiser(
+      eps_fn, lambda z, gamma: s * classifier_log_prob_grad(log_prob_fn, z, gamma))

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from vdmjax.core import process
+from vdmjax.core.guidance import threshold_x
 from vdmjax.core.schedules import alpha_sigma
 
 
@@ -29,9 +30,11 @@ def _finish(z_0, gamma_0):
   return z_0 / alpha_0
 
 
-def _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x):
+def _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x, percentile=0.0):
   """z_1 ~ N(0, I), then ``update(z, eps_hat, x_hat, gamma_t, gamma_s, noise) -> z_s`` for the
-  N steps from t = 1 to t = 0 in one lax.scan; returns z_0 / alpha_0."""
+  N steps from t = 1 to t = 0 in one lax.scan; returns z_0 / alpha_0. The predicted x is
+  clipped (``clip_x``) or dynamically thresholded (``percentile`` > 0) after the denoiser, so
+  after any guidance the denoiser applies."""
   gamma_ts, gamma_ss, gamma_0 = _reverse_grid(gamma_fn, num_steps)
   rng_init, rng_loop = jax.random.split(rng)
   keys = jax.random.split(rng_loop, num_steps)
@@ -42,8 +45,8 @@ def _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x):
     eps_hat = denoiser(z, g_t)
     chex.assert_shape(eps_hat, shape)
     x_hat = process.x_from_eps(z, eps_hat, g_t)
-    if clip_x:
-      x_hat = jnp.clip(x_hat, -1.0, 1.0)
+    if clip_x or percentile:
+      x_hat = threshold_x(x_hat, clip_x, percentile)
       eps_hat = process.eps_from_x(z, x_hat, g_t)
     return update(z, eps_hat, x_hat, gamma_t, gamma_s, jax.random.normal(key, shape)), None
 
@@ -52,10 +55,13 @@ def _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x):
 
 
 def ancestral_sample(denoiser: Callable, gamma_fn: Callable, rng, shape, num_steps: int,
-                     clip_x: bool = False):
+                     clip_x: bool = False, percentile: float = 0.0, mean_shift_fn=None):
   """Ancestral sampling of VDM's p(z_s | z_t) = q(z_s | z_t, x = x_hat(z_t)) (VDM eq. 6, 26).
 
-  ``clip_x`` clips the predicted x to [-1, 1] before the posterior mean is formed.
+  ``clip_x`` clips the predicted x to [-1, 1] before the posterior mean is formed
+  (``percentile`` > 0: dynamic thresholding instead). ``mean_shift_fn(z_t, gamma_t)`` -> g
+  moves the mean by Sigma g, Sigma the step's variance: classifier guidance with
+  g = s grad log p(c | z_t) (Dhariwal & Nichol 2021, Algorithm 1).
   """
 
   def update(z, eps_hat, x_hat, gamma_t, gamma_s, noise):
@@ -65,13 +71,16 @@ def ancestral_sample(denoiser: Callable, gamma_fn: Callable, rng, shape, num_ste
     alpha_t, sigma_t = alpha_sigma(gamma_t)
     alpha_s, sigma_s = alpha_sigma(gamma_s)
     mean = alpha_s / alpha_t * (z - c * sigma_t * eps_hat)
-    return mean + jnp.sqrt(sigma_s**2 * c) * noise
+    variance = sigma_s**2 * c
+    if mean_shift_fn is not None:
+      mean = mean + variance * mean_shift_fn(z, jnp.full((shape[0],), gamma_t))
+    return mean + jnp.sqrt(variance) * noise
 
-  return _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x)
+  return _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x, percentile)
 
 
 def ddim_sample(denoiser: Callable, gamma_fn: Callable, rng, shape, num_steps: int,
-                eta: float = 0.0, clip_x: bool = False):
+                eta: float = 0.0, clip_x: bool = False, percentile: float = 0.0):
   """DDIM (Song et al. 2021, eq. 12) in the gamma notation; eta = 0 is deterministic.
 
   z_s = alpha_s x_hat + sqrt(sigma_s^2 - s_eta^2) eps_hat + s_eta noise with
@@ -84,7 +93,7 @@ def ddim_sample(denoiser: Callable, gamma_fn: Callable, rng, shape, num_steps: i
     return (alpha_s * x_hat + jnp.sqrt(jnp.maximum(sigma_s**2 - var, 0.0)) * eps_hat
             + jnp.sqrt(var) * noise)
 
-  return _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x)
+  return _reverse_loop(update, denoiser, gamma_fn, rng, shape, num_steps, clip_x, percentile)
 
 
 def to_uint8(x):

@@ -135,7 +135,7 @@ def log_variance_from_v(d, v, t, like):
           + (1.0 - frac) * _at(d.posterior_log_variance_clipped, t, like))
 
 
-def p_mean_variance_from_output(d, output, x_t, t, clip_denoised=True):
+def p_mean_variance_from_output(d, output, x_t, t, clip_denoised=True, percentile=0.0):
   eps, v = split_output(d, output, x_t.shape[-1])
   if d.var_type == "learned_range":
     log_var = log_variance_from_v(d, v, t, x_t)
@@ -143,17 +143,21 @@ def p_mean_variance_from_output(d, output, x_t, t, clip_denoised=True):
     log_var = jnp.broadcast_to(_at(d.fixed_large_log_variance, t, x_t), x_t.shape)
   else:
     log_var = jnp.broadcast_to(_at(d.posterior_log_variance_clipped, t, x_t), x_t.shape)
-  pred_xstart = predict_xstart_from_eps(d, x_t, t, eps)
-  if clip_denoised:
-    pred_xstart = jnp.clip(pred_xstart, -1.0, 1.0)
+  pred_xstart = guidance.threshold_x(predict_xstart_from_eps(d, x_t, t, eps), clip_denoised,
+                                     percentile)
   mean, _, _ = q_posterior_mean_variance(d, pred_xstart, x_t, t)
   return {"mean": mean, "variance": jnp.exp(log_var), "log_variance": log_var,
           "pred_xstart": pred_xstart, "eps": eps}
 
 
-def p_mean_variance(d, model_fn, x_t, t, clip_denoised=True):
-  """p(x_{t-1} | x_t): dict with 'mean', 'variance', 'log_variance', 'pred_xstart'."""
-  return p_mean_variance_from_output(d, model_fn(x_t, d.timestep_map[t]), x_t, t, clip_denoised)
+def p_mean_variance(d, model_fn, x_t, t, clip_denoised=True, percentile=0.0):
+  """p(x_{t-1} | x_t): dict with 'mean', 'variance', 'log_variance', 'pred_xstart'.
+
+  The predicted x_0 is clipped to [-1, 1] (``clip_denoised``) or, with ``percentile`` > 0,
+  dynamically thresholded (Imagen).
+  """
+  return p_mean_variance_from_output(d, model_fn(x_t, d.timestep_map[t]), x_t, t, clip_denoised,
+                                     percentile)
 
 
 def vb_terms_from_output(d, output, x_start, x_t, t, clip_denoised=True):
@@ -244,33 +248,49 @@ def respace(betas, use_timesteps, var_type="learned_range"):
   return make_diffusion(np.array(new_betas), var_type, timestep_map)
 
 
-def p_sample_loop(d, model_fn, rng, shape, clip_denoised=True):
-  """Ancestral sampling x_T -> x_0 with the model's own (learned or fixed) variances."""
+def p_sample_loop(d, model_fn, rng, shape, clip_denoised=True, cond_fn=None, percentile=0.0):
+  """Ancestral sampling x_T -> x_0 with the model's own (learned or fixed) variances.
+
+  ``cond_fn(x_t, model_t)`` -> s grad log p(c | x_t) moves each mean by Sigma times it:
+  classifier guidance (Dhariwal & Nichol 2021, Algorithm 1; guided-diffusion's cond_fn).
+  """
   rng_init, rng_loop = jax.random.split(rng)
 
   def step(x, t):
     tt = jnp.full((shape[0],), t)
-    out = p_mean_variance(d, model_fn, x, tt, clip_denoised)
+    out = p_mean_variance(d, model_fn, x, tt, clip_denoised, percentile)
+    mean = out["mean"]
+    if cond_fn is not None:
+      mean = mean + out["variance"] * cond_fn(x, d.timestep_map[tt])
     noise = jax.random.normal(jax.random.fold_in(rng_loop, t), shape)
     nonzero = (t != 0).astype(x.dtype)
-    return out["mean"] + nonzero * jnp.exp(0.5 * out["log_variance"]) * noise, None
+    return mean + nonzero * jnp.exp(0.5 * out["log_variance"]) * noise, None
 
   x, _ = jax.lax.scan(step, jax.random.normal(rng_init, shape),
                       jnp.arange(d.num_timesteps - 1, -1, -1))
   return x
 
 
-def ddim_sample_loop(d, model_fn, rng, shape, eta=0.0, clip_denoised=True):
-  """DDIM (Song et al. 2021, eq. 12) on this (possibly respaced) diffusion."""
+def ddim_sample_loop(d, model_fn, rng, shape, eta=0.0, clip_denoised=True, cond_fn=None,
+                     percentile=0.0):
+  """DDIM (Song et al. 2021, eq. 12) on this (possibly respaced) diffusion.
+
+  ``cond_fn`` as in p_sample_loop, applied to the score: eps - sqrt(1 - alphabar) s grad log
+  p(c | x_t) (Dhariwal & Nichol 2021, Algorithm 2), x_0 then re-predicted from that eps.
+  """
   rng_init, rng_loop = jax.random.split(rng)
 
   def step(x, t):
     tt = jnp.full((shape[0],), t)
-    out = p_mean_variance(d, model_fn, x, tt, clip_denoised)
+    out = p_mean_variance(d, model_fn, x, tt, clip_denoised, percentile)
     eps = predict_eps_from_xstart(d, x, tt, out["pred_xstart"])
+    pred_xstart = out["pred_xstart"]
+    if cond_fn is not None:
+      eps = eps - _at(d.sqrt_one_minus_alphas_cumprod, tt, x) * cond_fn(x, d.timestep_map[tt])
+      pred_xstart = predict_xstart_from_eps(d, x, tt, eps)
     ab, ab_prev = d.alphas_cumprod[t], d.alphas_cumprod_prev[t]
     sigma = eta * jnp.sqrt((1 - ab_prev) / (1 - ab)) * jnp.sqrt(1 - ab / ab_prev)
-    mean = out["pred_xstart"] * jnp.sqrt(ab_prev) + jnp.sqrt(1 - ab_prev - sigma**2) * eps
+    mean = pred_xstart * jnp.sqrt(ab_prev) + jnp.sqrt(1 - ab_prev - sigma**2) * eps
     noise = jax.random.normal(jax.random.fold_in(rng_loop, t), shape)
     return mean + (t != 0).astype(x.dtype) * sigma * noise, None
 
@@ -407,8 +427,15 @@ class IDDPMObjective:
     return {"bpd": out["total_bpd"], "prior": out["prior_bpd"], "recon": recon,
             "diffusion": out["vb"].sum(axis=1) - recon}
 
-  def sample(self, params, rng, shape, num_steps=None, labels=None, guidance_w=0.0):
-    """Ancestral samples on the configured respacing (or ``num_steps`` evenly spaced)."""
+  def sample(self, params, rng, shape, num_steps=None, labels=None, guidance_w=0.0,
+             sampler="ancestral", eta=0.0, percentile=0.0, cond_fn=None):
+    """Samples on the configured respacing (or ``num_steps`` evenly spaced steps) by ancestral
+    sampling with the model's variances or by DDIM.
+
+    With labels: the conditional model, classifier-free guided for guidance_w != 0 (both
+    passes in one call; the variance output is the conditional one). ``cond_fn(x_t, t)`` ->
+    s grad log p(c | x_t) adds classifier guidance (mean shift, or the score form for DDIM).
+    """
     spec = self.sample_respacing or str(num_steps or self.diffusion.num_timesteps)
     d = respace(self.betas, space_timesteps(len(self.betas), spec), self.diffusion.var_type)
     if labels is not None and self.num_classes > 0 and guidance_w:
@@ -422,6 +449,11 @@ class IDDPMObjective:
         guided = guidance.cfg(eps_c, eps_u, guidance_w)
         return guided if v is None else jnp.concatenate([guided, v], axis=-1)
     else:
-      model_fn = self.model_fn(params, labels)
-    x = p_sample_loop(d, model_fn, rng, shape, self.clip_denoised)
+      model_fn = self.model_fn(params, labels if self.num_classes > 0 else None)
+    if sampler == "ddim":
+      x = ddim_sample_loop(d, model_fn, rng, shape, eta, self.clip_denoised, cond_fn, percentile)
+    elif sampler == "ancestral":
+      x = p_sample_loop(d, model_fn, rng, shape, self.clip_denoised, cond_fn, percentile)
+    else:
+      raise ValueError(f"sample.sampler {sampler!r} is not 'ancestral' or 'ddim'")
     return jnp.clip(x, -1.0, 1.0)

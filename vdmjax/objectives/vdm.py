@@ -240,12 +240,27 @@ class VDMObjective:
     parts = _bpd_parts(out, math.prod(x.shape[1:]))
     return {"bpd": out["bpd"], **parts}
 
-  def sample(self, params, rng, shape, num_steps=1000, labels=None, guidance_w=0.0):
-    """Ancestral samples in [-1, 1]; with labels and guidance_w, classifier-free guided."""
-    if labels is not None and self.num_classes > 0:
+  def sample(self, params, rng, shape, num_steps=1000, labels=None, guidance_w=0.0,
+             sampler="ancestral", eta=0.0, percentile=0.0, cond_fn=None):
+    """Samples in [-1, 1] by ancestral sampling or DDIM with ``num_steps`` steps.
+
+    With labels: the conditional model, classifier-free guided for guidance_w != 0 (both
+    passes batched). ``cond_fn(z_t, gamma_t)`` -> s grad log p(c | z_t) adds classifier
+    guidance: a mean shift by the step's variance (ancestral) or eps - sigma_t s grad (DDIM).
+    The predicted x is clipped to [-1, 1], or dynamically thresholded at ``percentile``.
+    """
+    if labels is not None and self.num_classes > 0 and guidance_w:
       cond = lambda z, g, c: self.score_net.apply({"params": params["score"]}, z, g, c)
       denoiser = guidance.cfg_denoiser(cond, labels, self.num_classes, guidance_w)
     else:
-      denoiser = self.eps_fn(params)
-    return samplers.ancestral_sample(denoiser, self.gamma_fn(params), rng, shape, num_steps,
-                                     clip_x=True)
+      denoiser = self.eps_fn(params, labels if self.num_classes > 0 else None)
+    gamma_fn = self.gamma_fn(params)
+    if sampler == "ddim":
+      if cond_fn is not None:
+        denoiser = guidance.shifted_denoiser(denoiser, cond_fn)
+      return samplers.ddim_sample(denoiser, gamma_fn, rng, shape, num_steps, eta, clip_x=True,
+                                  percentile=percentile)
+    if sampler != "ancestral":
+      raise ValueError(f"sample.sampler {sampler!r} is not 'ancestral' or 'ddim'")
+    return samplers.ancestral_sample(denoiser, gamma_fn, rng, shape, num_steps, clip_x=True,
+                                     percentile=percentile, mean_shift_fn=cond_fn)

@@ -24,7 +24,7 @@ class Checkpoints:
     self.manager = ocp.CheckpointManager(self.dir, options=ocp.CheckpointManagerOptions(
         max_to_keep=keep, enable_async_checkpointing=async_save))
     self.best = ocp.CheckpointManager(self.best_dir, options=ocp.CheckpointManagerOptions(
-        max_to_keep=1, best_fn=lambda m: m["bpd"], best_mode="min",
+        max_to_keep=1, best_fn=lambda m: m["value"], best_mode="min",
         keep_checkpoints_without_metrics=False, enable_async_checkpointing=async_save))
 
   def save(self, step, state, force=False):
@@ -33,8 +33,9 @@ class Checkpoints:
     except OSError as e:
       raise CheckpointError(f"writing checkpoint {step} under {self.dir} failed: {e}") from None
 
-  def save_best(self, step, state, bpd):
-    self.best.save(int(step), args=ocp.args.StandardSave(state), metrics={"bpd": float(bpd)})
+  def save_best(self, step, state, value):
+    """Keep ``state`` if ``value`` (a held-out metric, lower is better) is the best so far."""
+    self.best.save(int(step), args=ocp.args.StandardSave(state), metrics={"value": float(value)})
 
   def wait(self):
     try:

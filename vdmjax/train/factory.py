@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from vdmjax.core.schedules import named_betas
 from vdmjax.nets.build import build
+from vdmjax.objectives.classifier import ClassifierObjective
 from vdmjax.objectives.iddpm import IDDPMObjective
 from vdmjax.objectives.vdm import VDMObjective
 
-METHODS = ("vdm", "iddpm")
+METHODS = ("vdm", "iddpm", "classifier")
 
 
 def make_objective(config):
@@ -29,4 +30,11 @@ def make_objective(config):
                           num_classes=config.model.net.get("num_classes", 0),
                           p_uncond=obj.get("p_uncond", 0.0),
                           sample_respacing=config.sample.get("respacing", ""))
+  if method == "classifier":
+    obj = config.objective
+    return ClassifierObjective(build(config.model.classifier, "model.classifier"),
+                               config.model.classifier.num_classes, diffusion=obj.diffusion,
+                               schedule=obj.schedule, T=obj.get("T", 1000),
+                               gamma_min=obj.get("gamma_min", -13.3),
+                               gamma_max=obj.get("gamma_max", 5.0))
   raise ValueError(f"method {method!r} is not one of {METHODS}")

@@ -23,6 +23,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from vdmjax.core import guidance
 from vdmjax.data import sources
 from vdmjax.eval import images as image_io
 from vdmjax.train import optim
@@ -125,7 +126,9 @@ class Experiment:
     self.ckpt = Checkpoints(workdir, keep=config.train.get("keep_checkpoints", 3),
                             async_save=config.train.get("async_checkpoints", True))
     self.is_main = jax.process_index() == 0
-    self._eval_fns, self._sample_fns = {}, {}
+    # the held-out metric (lower is better) that picks the best checkpoint
+    self.best_metric = getattr(self.objective, "best_metric", "bpd")
+    self._eval_fns, self._sample_fns, self._classifiers = {}, {}, {}
 
   def restore(self, step=None):
     state, restored = self.ckpt.restore(self.state, step)
@@ -184,10 +187,11 @@ class Experiment:
         if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.num_steps:
           result = self.evaluate(num_examples=self.config.eval.get("train_eval_examples", 500),
                                  write=False)
-          writer.write(step, {k: result[k] for k in ("bpd", "prior", "recon", "diffusion")},
-                       prefix="eval")
-          self.ckpt.save_best(step, self.state, result["bpd"])
-          self.sample(path=os.path.join(self.workdir, "samples", f"step_{step}.png"))
+          writer.write(step, {k: v for k, v in result.items()
+                              if isinstance(v, float) and not k.endswith("_se")}, prefix="eval")
+          self.ckpt.save_best(step, self.state, result[self.best_metric])
+          if hasattr(self.objective, "sample"):
+            self.sample(path=os.path.join(self.workdir, "samples", f"step_{step}.png"))
         if stop["signal"] is not None:
           print(f"received signal {stop['signal']}: checkpointing step {step} and exiting",
                 flush=True)
@@ -203,7 +207,8 @@ class Experiment:
   # --- evaluation ---------------------------------------------------------------------------
 
   def evaluate(self, num_examples=None, write=True, conditional=False):
-    """The bound in bits per dim over the held-out split: mean, standard error, parts."""
+    """The objective's held-out metrics (for diffusion models the bound in bits per dim with
+    its parts): mean and standard error over images and draws."""
     ecfg = self.config.eval
     n = min(num_examples or ecfg.num_examples or len(self.eval_images), len(self.eval_images))
     bs = ecfg.batch_size
@@ -212,7 +217,7 @@ class Experiment:
     if conditional not in self._eval_fns:
       self._eval_fns[conditional] = _eval_fn(self.objective, self.mesh, conditional)
     eval_fn = self._eval_fns[conditional]
-    per_example = {k: [] for k in ("bpd", "prior", "recon", "diffusion")}
+    per_example = {}
     rng = jax.random.PRNGKey(self.config.seed + 1)
     num_batches = math.ceil(n / bs)
     progress = Progress(0, num_batches, max(num_batches // 4, 1), desc="eval")
@@ -225,17 +230,19 @@ class Experiment:
       for d in range(draws):
         out = jax.device_get(eval_fn(params, batch, jax.random.fold_in(rng, b * draws + d)))
         acc = out if acc is None else {k: acc[k] + out[k] for k in acc}
-      for k in per_example:
-        per_example[k].append(np.asarray(acc[k])[:valid] / draws)
+      for k, v in acc.items():
+        per_example.setdefault(k, []).append(np.asarray(v)[:valid] / draws)
       progress.update(b + 1)
     progress.close()
     vals = {k: np.concatenate(v) for k, v in per_example.items()}
     step = int(self.state["step"])
-    result = {"bpd": float(vals["bpd"].mean()),
-              "bpd_se": float(vals["bpd"].std(ddof=1) / math.sqrt(len(vals["bpd"]))),
-              **{k: float(vals[k].mean()) for k in ("prior", "recon", "diffusion")},
-              "step": step, "num_examples": int(len(vals["bpd"])), "num_draws": draws,
-              "method": self.config.get("method", "vdm"), "T": self.config.objective.get("T", 0)}
+    num = len(next(iter(vals.values())))
+    result = {}
+    for k, v in vals.items():
+      result[k] = float(v.mean())
+      result[f"{k}_se"] = float(v.std(ddof=1) / math.sqrt(num)) if num > 1 else float("nan")
+    result.update(step=step, num_examples=int(num), num_draws=draws, conditional=conditional,
+                  method=self.config.get("method", "vdm"), T=self.config.objective.get("T", 0))
     if write and self.is_main:
       path = os.path.join(self.workdir, "eval", f"step_{step}.json")
       os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -249,24 +256,66 @@ class Experiment:
   # --- sampling -----------------------------------------------------------------------------
 
   def sample(self, path=None, num=None, guidance_w=None, labels=None):
+    """Samples of the config's sampler to a PNG grid and an .npz; returns the PNG path.
+
+    sample.guidance_w (or diffusers' sample.guidance_scale = 1 + w) guides a conditional
+    model without a classifier; sample.classifier_workdir and sample.classifier_scale guide
+    with the noise-aware classifier trained there.
+    """
     scfg = self.config.sample
     num = num or scfg.num
     shape = (num,) + self.train_images.shape[1:]
-    w = scfg.get("guidance_w", 0.0) if guidance_w is None else guidance_w
-    if labels is None and self.objective.num_classes > 0 and scfg.get("conditional", False):
-      labels = jnp.arange(num) % self.objective.num_classes
-    key = (shape, float(w), labels is None)
+    if guidance_w is None:
+      w = guidance.resolve_w(scfg.get("guidance_w"), scfg.get("guidance_scale"))
+    else:
+      w = guidance_w
+    classifier_dir = scfg.get("classifier_workdir") or ""
+    classifier, cls_params = self._classifier(classifier_dir) if classifier_dir else (None, None)
+    num_classes = self.objective.num_classes or (classifier.num_classes if classifier else 0)
+    if labels is None and num_classes > 0 and (scfg.get("conditional", False) or classifier):
+      labels = jnp.arange(num) % num_classes
+    if classifier and classifier.kind != self.config.get("method", "vdm"):
+      raise ValueError(f"sample.classifier_workdir {classifier_dir}: the classifier was trained "
+                       f"for a {classifier.kind!r} diffusion, this model is "
+                       f"{self.config.get('method', 'vdm')!r}")
+    options = dict(sampler=scfg.get("sampler", "ancestral"), eta=scfg.get("eta", 0.0),
+                   percentile=scfg.get("threshold_percentile", 0.0))
+    scale = float(scfg.get("classifier_scale", 0.0))
+    key = (shape, float(w), labels is None, classifier_dir, scale, tuple(options.items()))
     if key not in self._sample_fns:   # periodic samples during training reuse one compile
-      self._sample_fns[key] = jax.jit(
-          lambda p, r, lab: self.objective.sample(p, r, shape, scfg.steps, lab, w))
-    x = self._sample_fns[key](self.params_for_eval(), jax.random.PRNGKey(self.config.seed + 2),
-                              labels)
+
+      def sample_fn(params, cls_params, rng, labels):
+        cond_fn = classifier.guidance_fn(cls_params, labels, scale) if classifier else None
+        return self.objective.sample(params, rng, shape, scfg.steps, labels, w, cond_fn=cond_fn,
+                                     **options)
+
+      self._sample_fns[key] = jax.jit(sample_fn)
+    x = self._sample_fns[key](self.params_for_eval(), cls_params,
+                              jax.random.PRNGKey(self.config.seed + 2), labels)
     x = image_io.to_uint8(jax.device_get(x))
     path = path or os.path.join(self.workdir, "samples", f"step_{int(self.state['step'])}.png")
     if self.is_main:
       image_io.save_grid(x, path)
-      np.savez_compressed(os.path.splitext(path)[0] + ".npz", images=x)
+      np.savez_compressed(os.path.splitext(path)[0] + ".npz", images=x,
+                          labels=np.asarray(labels) if labels is not None else np.zeros(0))
     return path
+
+  def _classifier(self, workdir):
+    """(objective, EMA params) of the noise-aware classifier trained in ``workdir``."""
+    if workdir not in self._classifiers:
+      path = os.path.join(workdir, "config.json")
+      if not os.path.exists(path):
+        raise FileNotFoundError(f"sample.classifier_workdir: no config.json in {workdir}")
+      with open(path) as f:
+        config = ml_collections.ConfigDict(json.load(f))
+      if config.get("method") != "classifier":
+        raise ValueError(f"sample.classifier_workdir {workdir} holds a {config.get('method')!r} "
+                         "run, not a classifier")
+      exp = Experiment(config, workdir)
+      if exp.restore() is None:
+        raise FileNotFoundError(f"sample.classifier_workdir: no checkpoint under {exp.ckpt.dir}")
+      self._classifiers[workdir] = (exp.objective, exp.params_for_eval())
+    return self._classifiers[workdir]
 
 
 def _eval_fn(objective, mesh, conditional):

@@ -1,0 +1,68 @@
+"""Sample-quality statistics in any feature space: Frechet distance, classifier score,
+diversity. Plain numpy (float64), so they are reproducible on every backend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def feature_stats(features):
+  """(mean, covariance) of an (N, D) feature array, as FID computes them (ddof = 1)."""
+  f = np.asarray(features, np.float64)
+  if f.ndim != 2 or f.shape[0] < 2:
+    raise ValueError(f"feature_stats needs (N >= 2, D) features, got shape {f.shape}")
+  return f.mean(axis=0), np.cov(f, rowvar=False)
+
+
+def _psd_sqrt(a):
+  vals, vecs = np.linalg.eigh((a + a.T) / 2)
+  return (vecs * np.sqrt(np.clip(vals, 0.0, None))) @ vecs.T
+
+
+def frechet_distance(mu1, cov1, mu2, cov2):
+  """||mu1 - mu2||^2 + tr(C1 + C2 - 2 (C1 C2)^(1/2)) (Heusel et al. 2017, eq. 6).
+
+  tr (C1 C2)^(1/2) is computed as tr (C1^(1/2) C2 C1^(1/2))^(1/2): the same eigenvalues, but
+  a symmetric matrix, so no complex square root and no eps-regularisation are needed.
+  """
+  mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+  cov1, cov2 = np.atleast_2d(cov1).astype(np.float64), np.atleast_2d(cov2).astype(np.float64)
+  root1 = _psd_sqrt(cov1)
+  middle = root1 @ cov2 @ root1
+  tr_sqrt = np.sum(np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)))
+  return float(np.sum((mu1 - mu2) ** 2) + np.trace(cov1) + np.trace(cov2) - 2.0 * tr_sqrt)
+
+
+def frechet_distance_of(features_a, features_b):
+  return frechet_distance(*feature_stats(features_a), *feature_stats(features_b))
+
+
+def classifier_score(probs, eps=1e-12):
+  """exp(E_x KL(p(y|x) || p(y))): the Inception Score with any classifier's p(y|x)."""
+  p = np.asarray(probs, np.float64)
+  marginal = p.mean(axis=0, keepdims=True)
+  kl = np.sum(p * (np.log(p + eps) - np.log(marginal + eps)), axis=1)
+  return float(np.exp(kl.mean()))
+
+
+def mean_pairwise_distance(features, max_points=1000):
+  """Mean Euclidean distance between distinct feature vectors (the first ``max_points``)."""
+  f = np.asarray(features, np.float64)[:max_points]
+  if len(f) < 2:
+    return 0.0
+  sq = np.sum(f**2, axis=1)
+  d2 = np.clip(sq[:, None] + sq[None, :] - 2.0 * f @ f.T, 0.0, None)
+  n = len(f)
+  return float(np.sqrt(d2)[~np.eye(n, dtype=bool)].mean())
+
+
+def class_diversity(features, labels, ref_features, ref_labels):
+  """Within-class spread of samples relative to real data: for each class present in both,
+  mean pairwise feature distance of the samples over that of the reference images, averaged
+  over classes. 1 means as diverse as the data; guidance that collapses modes drives it to 0."""
+  ratios = []
+  for c in np.unique(labels):
+    mine, ref = features[labels == c], ref_features[ref_labels == c]
+    if len(mine) >= 2 and len(ref) >= 2:
+      ratios.append(mean_pairwise_distance(mine) / mean_pairwise_distance(ref))
+  return float(np.mean(ratios)) if ratios else float("nan")
