@@ -11,7 +11,7 @@ Cosine schedule with T = 1000, learned variances ('learned_range') and the hybri
 
 import ml_collections
 
-from vdmjax.config_files import sample_block
+from vdmjax.config_files import ode_block, sample_block
 
 
 def get_config():
@@ -36,7 +36,7 @@ def get_config():
       keep_checkpoints=3, substeps=1, on_nonfinite="stop", multi_host=False,
       async_checkpoints=True))
   c.eval = ml_collections.ConfigDict(dict(
-      batch_size=200, num_examples=200, num_draws=1, use_ema=True, method="vlb",
+      batch_size=200, num_examples=200, num_draws=1, use_ema=True, method="vlb", ode=ode_block(),
       train_eval_examples=200))
   c.sample = sample_block(num=36, steps=1000, respacing="50")
   return c

@@ -8,7 +8,7 @@ VDM score network of 32 channels, 800 steps of batch 32: about 7 minutes on 2 CP
 
 import ml_collections
 
-from vdmjax.config_files import sample_block
+from vdmjax.config_files import ode_block, sample_block
 
 
 def get_config():
@@ -42,7 +42,7 @@ def get_config():
       async_checkpoints=True))
 
   c.eval = ml_collections.ConfigDict(dict(
-      batch_size=200, num_examples=2000, num_draws=1, use_ema=True, method="vlb",
+      batch_size=200, num_examples=2000, num_draws=1, use_ema=True, method="vlb", ode=ode_block(),
       train_eval_examples=400))
 
   c.sample = sample_block(num=36, steps=200)

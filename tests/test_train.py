@@ -61,7 +61,7 @@ def test_cli_train_eval_sample(tmp_path):
   assert os.path.exists(os.path.join(wd, "config.json"))
   r = _cli("--mode=eval", "--config.eval.num_examples=16", workdir=wd)
   assert r.returncode == 0, r.stderr[-2000:]
-  assert "held-out bpd:" in r.stdout
+  assert "held-out bpd (vlb):" in r.stdout
   result = json.load(open(os.path.join(wd, "eval", "step_6.json")))
   assert {"bpd", "bpd_se", "prior", "recon", "diffusion", "step", "num_examples"} <= set(result)
   assert result["num_examples"] == 16 and result["step"] == 6

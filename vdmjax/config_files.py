@@ -39,3 +39,17 @@ def sample_block(**overrides):
       classifier_workdir="", classifier_scale=1.0, threshold_percentile=0.0))
   block.update(overrides)
   return block
+
+
+# the probability-flow ODE likelihood (eval.method='ode'; vdmjax.eval.likelihood): adaptive
+# solver 'tsit5' or 'dopri5' with rtol / atol, or fixed-step 'heun' / 'euler' with num_steps;
+# Hutchinson divergence with num_probes probes ('rademacher' or 'gaussian') unless
+# exact_trace; dequantization 'uniform' or 'vdm' (the model's q(z_0 | x) and VDM decoder).
+ODE_DEFAULTS = dict(solver="tsit5", rtol=1e-5, atol=1e-5, num_steps=0, num_probes=1,
+                    probe="rademacher", exact_trace=False, dequantization="uniform",
+                    max_steps=4096)
+
+
+def ode_block(**overrides):
+  """The ``eval.ode`` block: ODE_DEFAULTS with ``overrides``."""
+  return ml_collections.ConfigDict(dict(ODE_DEFAULTS, **overrides))

@@ -37,10 +37,11 @@ def run_mode(config, workdir, mode, step=None, guidance_w=None):
   if mode == "eval":
     result = exp.evaluate()
     if "bpd" in result:
-      print(f"held-out bpd: {result['bpd']:.4f} +- {result['bpd_se']:.4f} (prior "
-            f"{result['prior']:.4f}, recon {result['recon']:.4f}, diffusion "
-            f"{result['diffusion']:.4f}) at step {result['step']} on {result['num_examples']} "
-            "images", flush=True)
+      parts = ", ".join(f"{k} {result[k]:.4f}" for k in ("prior", "recon", "diffusion", "nfe")
+                        if k in result)
+      print(f"held-out bpd ({result['eval_method']}): {result['bpd']:.4f} +- "
+            f"{result['bpd_se']:.4f} ({parts}) at step {result['step']} on "
+            f"{result['num_examples']} images", flush=True)
     else:
       shown = ", ".join(f"{k} {result[k]:.4f} +- {result[k + '_se']:.4f}"
                         for k in result if f"{k}_se" in result)

@@ -65,8 +65,10 @@ class _Encoder(nn.Module):
 class ADMUNet(nn.Module):
   """guided-diffusion's UNetModel: ``__call__(x_t, noise_cond, labels=None, train=False)``.
 
-  ``noise_cond`` is the per-example scalar that is embedded (DDPM's integer timestep, or a
-  rescaled gamma). Output: C channels, or 2C with ``learn_sigma`` (eps then the variance value).
+  ``noise_cond`` is the per-example scalar that is embedded: DDPM's integer timestep, or, with
+  ``gamma_range`` = (gamma_min, gamma_max) for continuous time, gamma_t, embedded as
+  1000 (gamma - gamma_min) / (gamma_max - gamma_min) like VDM's score network.
+  Output: C channels, or 2C with ``learn_sigma`` (eps then the variance value).
   """
   model_channels: int = 128
   out_channels: int = 3
@@ -81,10 +83,14 @@ class ADMUNet(nn.Module):
   num_classes: int = 0
   learn_sigma: bool = False
   prediction: str = "eps"
+  gamma_range: Sequence[float] = ()
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, noise_cond, labels=None, train=False, style=None):
+    if self.gamma_range:
+      gamma_min, gamma_max = self.gamma_range
+      noise_cond = 1000.0 * (noise_cond - gamma_min) / (gamma_max - gamma_min)
     b, size = x.shape[0], x.shape[1]
     levels = len(self.channel_mult)
     if x.shape[1] != x.shape[2] or size % (2 ** (levels - 1)):

@@ -427,6 +427,21 @@ class IDDPMObjective:
     return {"bpd": out["total_bpd"], "prior": out["prior_bpd"], "recon": recon,
             "diffusion": out["vb"].sum(axis=1) - recon}
 
+  def ode_fns(self, params, labels=None):
+    """(eps_fn, gamma_fn) of the probability-flow ODE (vdmjax.eval.likelihood): gamma(t) is
+    the T-step table interpolated linearly over t in [0, 1] (t = 0 at the first step), and
+    the network is fed the fractional timestep of gamma_t in that table."""
+    d = self.diffusion
+    steps = jnp.arange(d.num_timesteps, dtype=jnp.float32)
+    gamma_fn = lambda t: jnp.interp(t * (d.num_timesteps - 1), steps, d.gamma)
+    model = self.model_fn(params, labels if self.num_classes > 0 else None)
+
+    def eps_fn(z, gamma):
+      eps, _ = split_output(d, model(z, jnp.interp(gamma, d.gamma, steps)), z.shape[-1])
+      return eps
+
+    return eps_fn, gamma_fn
+
   def sample(self, params, rng, shape, num_steps=None, labels=None, guidance_w=0.0,
              sampler="ancestral", eta=0.0, percentile=0.0, cond_fn=None):
     """Samples on the configured respacing (or ``num_steps`` evenly spaced steps) by ancestral

@@ -240,6 +240,10 @@ class VDMObjective:
     parts = _bpd_parts(out, math.prod(x.shape[1:]))
     return {"bpd": out["bpd"], **parts}
 
+  def ode_fns(self, params, labels=None):
+    """(eps_fn, gamma_fn) of the probability-flow ODE (vdmjax.eval.likelihood)."""
+    return self.eps_fn(params, labels if self.num_classes > 0 else None), self.gamma_fn(params)
+
   def sample(self, params, rng, shape, num_steps=1000, labels=None, guidance_w=0.0,
              sampler="ancestral", eta=0.0, percentile=0.0, cond_fn=None):
     """Samples in [-1, 1] by ancestral sampling or DDIM with ``num_steps`` steps.

@@ -26,6 +26,7 @@ from jax.sharding import PartitionSpec as P
 from vdmjax.core import guidance
 from vdmjax.data import sources
 from vdmjax.eval import images as image_io
+from vdmjax.eval import likelihood as ode_likelihood
 from vdmjax.train import optim
 from vdmjax.train.checkpoint import Checkpoints
 from vdmjax.train.factory import make_objective
@@ -214,9 +215,11 @@ class Experiment:
     bs = ecfg.batch_size
     draws = ecfg.get("num_draws", 1)
     params = self.params_for_eval()
-    if conditional not in self._eval_fns:
-      self._eval_fns[conditional] = _eval_fn(self.objective, self.mesh, conditional)
-    eval_fn = self._eval_fns[conditional]
+    method = ecfg.get("method", "vlb")
+    if (conditional, method) not in self._eval_fns:
+      self._eval_fns[conditional, method] = _eval_fn(
+          self.objective, self.mesh, conditional, method, dict(ecfg.get("ode", {})))
+    eval_fn = self._eval_fns[conditional, method]
     per_example = {}
     rng = jax.random.PRNGKey(self.config.seed + 1)
     num_batches = math.ceil(n / bs)
@@ -242,9 +245,11 @@ class Experiment:
       result[k] = float(v.mean())
       result[f"{k}_se"] = float(v.std(ddof=1) / math.sqrt(num)) if num > 1 else float("nan")
     result.update(step=step, num_examples=int(num), num_draws=draws, conditional=conditional,
+                  eval_method=method,
                   method=self.config.get("method", "vdm"), T=self.config.objective.get("T", 0))
     if write and self.is_main:
-      path = os.path.join(self.workdir, "eval", f"step_{step}.json")
+      suffix = "" if method == "vlb" else f"_{method}"
+      path = os.path.join(self.workdir, "eval", f"step_{step}{suffix}.json")
       os.makedirs(os.path.dirname(path), exist_ok=True)
       tmp = path + ".tmp"
       with open(tmp, "w") as f:
@@ -318,8 +323,17 @@ class Experiment:
     return self._classifiers[workdir]
 
 
-def _eval_fn(objective, mesh, conditional):
-  fn = lambda params, batch, rng: objective.eval_terms(params, batch, rng, conditional)
+def _eval_fn(objective, mesh, conditional, method="vlb", ode_options=None):
+  """The jitted per-batch eval: the objective's own bound ('vlb') or the ODE ('ode')."""
+  if method == "vlb":
+    fn = lambda params, batch, rng: objective.eval_terms(params, batch, rng, conditional)
+  elif method == "ode":
+    if not hasattr(objective, "ode_fns"):
+      raise ValueError("eval.method 'ode' needs a diffusion model (method vdm or iddpm)")
+    fn = lambda params, batch, rng: ode_likelihood.ode_eval_terms(
+        objective, params, batch, rng, conditional, **(ode_options or {}))
+  else:
+    raise ValueError(f"eval.method {method!r} is not 'vlb' or 'ode'")
   return jax.jit(fn, in_shardings=(NamedSharding(mesh, P()), NamedSharding(mesh, P("data")),
                                    NamedSharding(mesh, P())),
                  out_shardings=NamedSharding(mesh, P("data")))
