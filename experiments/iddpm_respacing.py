@@ -55,9 +55,15 @@ def main():
   scorer = mnist_classifier.load_or_train(os.path.join(ROOT, "runs", "eval_classifier"))
   ref_images, ref_labels = mnist_classifier.sources.load_local_mnist("eval")
   step_counts = [int(k) for k in args.respacings.split(",")] + [args.T]
-  records = []
+  variants = args.variants.split(",")
   os.makedirs(args.out, exist_ok=True)
-  for name in args.variants.split(","):
+  results = os.path.join(args.out, "iddpm_respacing.json")
+  # records of variants not run now are kept, so the variants can be run one at a time
+  records = []
+  if os.path.exists(results):
+    with open(results) as f:
+      records = [r for r in json.load(f) if r["variant"] not in variants]
+  for name in variants:
     exp = trained(name, args.steps, args.T, args.workdir)
     params = exp.params_for_eval()
     shape = (args.num_samples,) + ref_images.shape[1:]
@@ -75,8 +81,8 @@ def main():
       records.append(rec)
       if k == 50:
         image_io.save_grid(x[:64], os.path.join(args.out, f"iddpm_respacing_{name}_50.png"))
-  with open(os.path.join(args.out, "iddpm_respacing.json"), "w") as f:
-    json.dump(records, f, indent=2)
+    with open(results, "w") as f:
+      json.dump(records, f, indent=2)
   lines = ["| variant | variances | sampling steps | Frechet (classifier features) | "
            "classifier score | seconds |", "| --- | --- | --- | --- | --- | --- |"]
   lines += [f"| {r['variant']} | {r['var_type']} | {r['sampling_steps']} | {r['frechet']:.2f} | "
