@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -x tests
+	$(BIN)/python -m pytest -q -x -n 2 tests
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests || [ $$? -eq 5 ]

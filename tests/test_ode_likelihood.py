@@ -76,3 +76,29 @@ def test_ode_bound_with_the_optimal_denoiser_is_close_to_the_entropy():
   # a bound: above the entropy up to Monte Carlo error, and close to it
   assert nats.mean() > entropy - 4 * se
   assert nats.mean() < entropy + 0.05 + 4 * se, (nats.mean(), entropy, se)
+
+
+@pytest.mark.parametrize("config_name", ["tiny_vdm", "tiny_iddpm"])
+def test_eval_mode_ode_for_each_method(config_name, tmp_path):
+  import os
+
+  from vdmjax.config_files import load_config_file
+  from vdmjax.train.loop import Experiment
+  config = load_config_file(os.path.join(os.path.dirname(__file__), "configs",
+                                         f"{config_name}.py"))
+  config.eval.update(method="ode", num_examples=8)
+  config.eval.ode.update(solver="euler", num_steps=4)
+  exp = Experiment(config, str(tmp_path))
+  result = exp.evaluate()
+  assert result["eval_method"] == "ode" and result["nfe"] == 5.0
+  assert np.isfinite(result["bpd"]) and np.isfinite(result["bpd_se"])
+  assert result["path"].endswith("step_0_ode.json")
+  if config_name == "tiny_iddpm":
+    # the interpolated schedule passes through the T-step table at its knots
+    d = exp.objective.diffusion
+    _, gamma_fn = exp.objective.ode_fns(exp.state["params"])
+    knots = jnp.arange(d.num_timesteps) / (d.num_timesteps - 1)
+    np.testing.assert_allclose(gamma_fn(knots), d.gamma, rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match="eval.ode: unknown keys"):
+    config.eval.ode.tolerance = 1.0
+    Experiment(config, str(tmp_path / "other")).evaluate()

@@ -88,14 +88,22 @@ def load(name, split, data_dir=None):
     images, labels = load_local_mnist(split)
   else:
     images, labels = load_tfds(name, split, data_dir)
-  check_images(images, f"data.name={name}")
+  check_arrays(images, labels, f"data.name={name} ({split})")
   return images, labels
 
 
-def check_images(images, where):
-  if images.dtype != np.uint8 or images.ndim != 4:
+def check_arrays(images, labels, where, num_classes=0):
+  """Images uint8 (N, H, W, C) with N > 0; labels integer (N,), below ``num_classes`` if > 0."""
+  images, labels = np.asarray(images), np.asarray(labels)
+  if images.dtype != np.uint8 or images.ndim != 4 or len(images) == 0:
     raise DataError(f"{where}: images must be uint8 of shape (N, H, W, C), got "
                     f"{images.dtype} {images.shape}")
+  if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+    raise DataError(f"{where}: labels must be integers of shape ({len(images)},), got "
+                    f"{labels.dtype} {labels.shape}")
+  if num_classes > 0 and (labels.min() < 0 or labels.max() >= num_classes):
+    raise DataError(f"{where}: labels span {labels.min()}..{labels.max()}, outside the "
+                    f"model's num_classes = {num_classes} (0..{num_classes - 1})")
 
 
 def batch_indices(step, num_examples, batch_size, seed):

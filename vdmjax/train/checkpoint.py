@@ -17,6 +17,10 @@ class CheckpointError(RuntimeError):
   """A checkpoint problem stated in one line."""
 
 
+def _first_line(error):
+  return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+
+
 class Checkpoints:
   def __init__(self, workdir, keep=3, async_save=True):
     self.dir = os.path.abspath(os.path.join(workdir, "checkpoints"))
@@ -28,10 +32,13 @@ class Checkpoints:
         keep_checkpoints_without_metrics=False, enable_async_checkpointing=async_save))
 
   def save(self, step, state, force=False):
+    # an asynchronous write that failed (a full disk, a write error) surfaces here, at the
+    # next save, or in wait(); its directory keeps orbax's tmp name, so it is never complete
     try:
       self.manager.save(int(step), args=ocp.args.StandardSave(state), force=force)
-    except OSError as e:
-      raise CheckpointError(f"writing checkpoint {step} under {self.dir} failed: {e}") from None
+    except (OSError, ValueError, RuntimeError) as e:
+      raise CheckpointError(f"writing a checkpoint (step {step} or the one before it) under "
+                            f"{self.dir} failed: {_first_line(e)}") from None
 
   def save_best(self, step, state, value):
     """Keep ``state`` if ``value`` (a held-out metric, lower is better) is the best so far."""
@@ -41,8 +48,9 @@ class Checkpoints:
     try:
       self.manager.wait_until_finished()
       self.best.wait_until_finished()
-    except OSError as e:
-      raise CheckpointError(f"finishing a checkpoint under {self.dir} failed: {e}") from None
+    except (OSError, ValueError, RuntimeError) as e:
+      raise CheckpointError(f"finishing a checkpoint under {self.dir} failed: "
+                            f"{_first_line(e)}") from None
 
   def steps(self):
     return sorted(self.manager.all_steps())

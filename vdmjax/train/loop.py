@@ -10,6 +10,7 @@ checkpoints, resume, metrics, eval, samples, preemption) lives here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from vdmjax.eval import images as image_io
 from vdmjax.eval import likelihood as ode_likelihood
 from vdmjax.train import optim
 from vdmjax.train.checkpoint import Checkpoints
+from vdmjax.train.lock import workdir_lock
 from vdmjax.train.factory import make_objective
 from vdmjax.train.metrics import MetricWriter, Progress
 
@@ -48,14 +50,19 @@ def check_batch_size(batch_size, key, num_devices):
     raise ValueError(f"{key} = {batch_size} is not divisible by the {num_devices} devices")
 
 
-def make_train_step(objective, tx, ema_decay, mesh, substeps=1):
+def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0):
   """jit(step)(state, batch) -> (state, metrics). With ``substeps`` > 1 the batch carries a
   leading axis of that length and the updates run in a lax.scan (google-research/vdm's
-  substeps: several updates per host round trip)."""
+  substeps: several updates per host round trip). ``fault_nan_step`` > 0 injects a NaN loss
+  and gradient into that step (train.fault_nan_step, for fault-injection tests)."""
 
   def one_update(state, batch):
     rng = jax.random.fold_in(state["rng"], state["step"])
     grads, aux, metrics = objective.grads(state["params"], state["aux"], batch, rng)
+    if fault_nan_step:
+      poison = jnp.where(state["step"] + 1 == fault_nan_step, jnp.nan, 0.0)
+      grads = jax.tree.map(lambda g: g + poison, grads)
+      metrics = dict(metrics, loss=metrics["loss"] + poison)
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
     params = optim.optax.apply_updates(state["params"], updates)
     ema = optim.ema_update(state["ema_params"], params, ema_decay, state["step"])
@@ -121,6 +128,12 @@ class Experiment:
         config.data.name, "train", config.data.get("data_dir"))
     self.eval_images, self.eval_labels = sources.load(
         config.data.name, "eval", config.data.get("data_dir"))
+    num_classes = getattr(self.objective, "num_classes", 0)
+    if num_classes:   # label embeddings would silently clamp labels out of range
+      for split, images, labels in (("train", self.train_images, self.train_labels),
+                                    ("eval", self.eval_images, self.eval_labels)):
+        sources.check_arrays(images, labels, f"data.name={config.data.name} ({split})",
+                             num_classes)
     self.batch_size = config.train.batch_size // jax.process_count()
     example = _example_batch(self.train_images, self.train_labels, ndev)
     self.state = init_state(self.objective, self.tx, example, config.seed, self.mesh)
@@ -144,6 +157,11 @@ class Experiment:
   # --- training -----------------------------------------------------------------------------
 
   def train(self):
+    """Train to train.num_steps from the newest complete checkpoint; returns the last step."""
+    with workdir_lock(self.workdir) if self.is_main else contextlib.nullcontext():
+      return self._train()
+
+  def _train(self):
     cfg = self.config.train
     substeps = cfg.get("substeps", 1)
     restored = self.restore()
@@ -151,7 +169,7 @@ class Experiment:
     if restored is not None:
       print(f"resuming from checkpoint {restored} (step {start})", flush=True)
     step_fn = make_train_step(self.objective, self.tx, self.config.optim.ema_decay, self.mesh,
-                              substeps)
+                              substeps, cfg.get("fault_nan_step", 0))
     writer = MetricWriter(self.workdir, self.is_main)
     progress = Progress(start, cfg.num_steps, cfg.get("log_every", 50))
     stop = {"signal": None}
@@ -168,7 +186,7 @@ class Experiment:
         step += substeps
         if not bool(metrics["finite"]):
           bad = {k: float(v) for k, v in metrics.items() if not np.isfinite(float(v))}
-          name = next(iter(bad), "gradient")
+          name = "loss" if "loss" in bad else next(iter(bad), "gradient")
           if cfg.get("on_nonfinite", "stop") == "stop":
             raise NonFiniteError(
                 f"non-finite {name} at step {step} ({bad or 'gradient norm'}); the last good "
