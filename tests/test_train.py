@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -82,16 +83,24 @@ def test_cli_train_eval_sample(tmp_path):
   assert "checkpoint 8 is unreadable" in r.stdout and "at step 6" in r.stdout
 
 
-@pytest.mark.parametrize("override,message", [
-    ("--config.train.bach_size=3", "bach_size"),
-    ("--config.data.name=no_such_dataset", "data.name 'no_such_dataset'"),
-    ("--config.model.score.gamma_min=6.0", "gamma_min (6.0) must be below gamma_max"),
-    ("--config.objective.T=-1", "objective.T must be >= 0"),
-    ("--config.train.batch_size=7", "train.batch_size = 7 is not divisible by the 8 devices"),
+@pytest.mark.parametrize("config,override,message", [
+    ("tiny_vdm", "--config.train.bach_size=3", 'Did you mean "batch_size"'),
+    ("tiny_vdm", "--config.data.name=no_such_dataset", "data.name 'no_such_dataset'"),
+    ("tiny_vdm", "--config.model.score.gamma_min=6.0", "gamma_min (6.0) must be below gamma_max"),
+    ("tiny_vdm", "--config.objective.T=-1", "objective.T must be >= 0"),
+    ("tiny_vdm", "--config.train.batch_size=7",
+     "train.batch_size = 7 is not divisible by the 8 devices"),
+    ("tiny_iddpm", "--config.model.net.channel_mult=(1,2,2,2)",
+     "image size 28x28 does not fit a U-Net of 4 levels"),
+    ("tiny_cfg", "--config.model.net.num_classes=5",
+     "labels span 0..9, outside the model's num_classes = 5"),
+    ("tiny_vdm", "--guidance_scale=2.0", "give one (w = scale - 1)"),
 ])
-def test_bad_input_stops_with_one_clear_line(tmp_path, override, message):
-  cmd = [sys.executable, "-m", "vdmjax.main", "--config=tests/configs/tiny_vdm.py",
-         f"--workdir={tmp_path}", override]
+def test_bad_input_stops_with_one_clear_line(tmp_path, config, override, message):
+  if "guidance" in override:   # sample mode, given both a weight and a scale
+    override = f"{override} --mode=sample --guidance_w=1.0"
+  cmd = [sys.executable, "-m", "vdmjax.main", f"--config=tests/configs/{config}.py",
+         f"--workdir={tmp_path}", *override.split()]
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
   r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
   assert r.returncode != 0
@@ -111,3 +120,24 @@ def test_every_config_builds(name):
   make_objective(config)
   doc = open(os.path.join(ROOT, "configs", f"{name}.py")).read().split('"""')[1]
   assert "python -m vdmjax.main --config=configs/" in doc
+
+
+def test_a_workdir_of_a_different_config_is_refused_with_the_keys(tmp_path):
+  from vdmjax.run import write_config
+  write_config(get_config(), str(tmp_path))
+  other = get_config()
+  other.model.score.n_layer += 1
+  with pytest.raises(ValueError, match=r"differing keys: model.score.n_layer: 1 -> 2"):
+    write_config(other, str(tmp_path))
+
+
+@pytest.mark.parametrize("images,labels,message", [
+    (np.zeros((4, 28, 28, 1), np.float32), np.zeros(4, np.int32), "images must be uint8"),
+    (np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.int32), "shape (N, H, W, C)"),
+    (np.zeros((4, 28, 28, 1), np.uint8), np.zeros(3, np.int32), "labels must be integers"),
+    (np.zeros((4, 28, 28, 1), np.uint8), np.full(4, 12), "labels span 12..12"),
+])
+def test_bad_data_arrays_are_named(images, labels, message):
+  from vdmjax.data.sources import DataError, check_arrays
+  with pytest.raises(DataError, match=re.escape(message)):
+    check_arrays(images, labels, "data.name=x (train)", num_classes=10)

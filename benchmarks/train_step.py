@@ -1,0 +1,128 @@
+"""Train-step benchmark: compile time, median step time, images/s, peak memory and the
+achieved fraction of the machine's matmul FLOP/s, for the shared loop's jitted step.
+
+    python benchmarks/train_step.py --preset vdm_ref        # prints step_s=<median seconds>
+    python benchmarks/train_step.py --preset mnist_demo
+    python benchmarks/train_step.py --preset cifar10_vdm --batch 8 [--remat] [--dtype bfloat16]
+
+Presets: `vdm_ref` (32x32x3 uint8, batch 8, 4 ResNet blocks of 64 channels, Fourier features,
+learnable_nnet schedule, continuous time, dropout 0.1, AdamW with EMA: the size at which we
+compare against google-research/vdm's own step), `mnist_demo` (configs/mnist_vdm.py) and
+`cifar10_vdm` (the paper network, configs/cifar10_vdm.py, at a reduced batch). FLOPs of the
+compiled step come from XLA's cost analysis; the machine's FLOP/s from a large float32 matmul
+timed in the same run. Appends `train_step` and `train_step_utilisation` (key `fraction`)
+records to benchmarks/results.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+
+import jax
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from benchmarks.common import record  # noqa: E402
+from vdmjax.config_files import load_config_file  # noqa: E402
+from vdmjax.train import optim  # noqa: E402
+from vdmjax.train.factory import make_objective  # noqa: E402
+from vdmjax.train.loop import init_state, make_mesh, make_train_step, shard_batch  # noqa: E402
+
+
+def preset_config(name, batch):
+  """(config, image shape) of a preset."""
+  if name == "vdm_ref":
+    c = load_config_file(os.path.join(ROOT, "configs", "mnist_vdm.py"))
+    c.model.score.update(n_embd=64, n_layer=4, dropout=0.1, fourier=True)
+    c.model.schedule.kind = "learnable_nnet"
+    c.objective.T = 0
+    c.train.batch_size = batch or 8
+    return c, (32, 32, 3)
+  if name == "mnist_demo":
+    c = load_config_file(os.path.join(ROOT, "configs", "mnist_vdm.py"))
+    c.train.batch_size = batch or c.train.batch_size
+    return c, (28, 28, 1)
+  if name == "cifar10_vdm":
+    c = load_config_file(os.path.join(ROOT, "configs", "cifar10_vdm.py"))
+    c.train.batch_size = batch or 8
+    return c, (32, 32, 3)
+  raise SystemExit(f"--preset {name!r} is not one of vdm_ref, mnist_demo, cifar10_vdm")
+
+
+def matmul_flops_per_s(n=2048, repeats=5):
+  """FLOP/s of an n x n float32 matmul on the default device (2 n^3 per product)."""
+  a = jax.random.normal(jax.random.PRNGKey(0), (n, n))
+  f = jax.jit(lambda x: x @ x)
+  jax.block_until_ready(f(a))
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    jax.block_until_ready(f(a))
+    times.append(time.perf_counter() - t0)
+  return 2.0 * n**3 / statistics.median(times)
+
+
+def peak_memory_bytes():
+  stats = jax.devices()[0].memory_stats() or {}
+  if "peak_bytes_in_use" in stats:
+    return stats["peak_bytes_in_use"], "device peak_bytes_in_use"
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process max RSS"
+
+
+def main():
+  p = argparse.ArgumentParser()
+  p.add_argument("--preset", default="vdm_ref")
+  p.add_argument("--batch", type=int, default=0)
+  p.add_argument("--steps", type=int, default=10)
+  p.add_argument("--remat", action="store_true")
+  p.add_argument("--dtype", default="float32")
+  p.add_argument("--scan_blocks", default="auto")
+  args = p.parse_args()
+  config, shape = preset_config(args.preset, args.batch)
+  scan = {"true": True, "false": False}.get(args.scan_blocks.lower(), "auto")
+  config.model.score.update(remat=args.remat, dtype=args.dtype, scan_blocks=scan)
+  mesh = make_mesh()
+  objective = make_objective(config)
+  tx, _ = optim.make_optimizer(config.optim, config.train.num_steps)
+  b = config.train.batch_size
+  rng = np.random.default_rng(0)
+  batch = {"image": rng.integers(0, 256, (b,) + shape, dtype=np.uint8),
+           "label": rng.integers(0, 10, (b,), dtype=np.int32)}
+  state = init_state(objective, tx, {k: v[:mesh.size] for k, v in batch.items()}, 0, mesh)
+  step_fn = make_train_step(objective, tx, config.optim.ema_decay, mesh)
+  device_batch = shard_batch(batch, mesh)
+  t0 = time.perf_counter()
+  compiled = step_fn.lower(state, device_batch).compile()
+  compile_s = time.perf_counter() - t0
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
+  state, metrics = compiled(state, device_batch)      # warm-up
+  jax.block_until_ready(metrics)
+  times = []
+  for _ in range(args.steps):
+    t0 = time.perf_counter()
+    state, metrics = compiled(state, device_batch)
+    jax.block_until_ready(metrics)
+    times.append(time.perf_counter() - t0)
+  step_s = statistics.median(times)
+  peak, peak_kind = peak_memory_bytes()
+  machine = matmul_flops_per_s()
+  common = dict(preset=args.preset, batch=b, image_shape=list(shape), remat=args.remat,
+                dtype=args.dtype, scan_blocks=str(scan))
+  record("train_step", **common, step_s=step_s, images_per_s=b / step_s, steps_per_s=1 / step_s,
+         compile_s=compile_s, peak_memory_mb=peak / 2**20, peak_memory_kind=peak_kind,
+         flops_per_step=flops)
+  record("train_step_utilisation", **common, achieved_flops_per_s=flops / step_s,
+         matmul_flops_per_s=machine, fraction=flops / step_s / machine)
+  print(f"step_s={step_s:.4f}")
+
+
+if __name__ == "__main__":
+  main()
