@@ -37,6 +37,7 @@ def get_config():
       async_checkpoints=True))
   c.eval = ml_collections.ConfigDict(dict(
       batch_size=200, num_examples=200, num_draws=1, use_ema=True, method="vlb", ode=ode_block(),
+      conditional=False,
       train_eval_examples=200))
   c.sample = sample_block(num=36, steps=1000, respacing="50")
   return c

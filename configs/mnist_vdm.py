@@ -43,6 +43,7 @@ def get_config():
 
   c.eval = ml_collections.ConfigDict(dict(
       batch_size=200, num_examples=2000, num_draws=1, use_ema=True, method="vlb", ode=ode_block(),
+      conditional=False,
       train_eval_examples=400))
 
   c.sample = sample_block(num=36, steps=200)

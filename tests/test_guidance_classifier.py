@@ -147,6 +147,10 @@ def test_classifier_mode_trains_evaluates_and_guides_each_sampler(tmp_path):
   # each (shape, guidance, sampler) setting compiled once, however often it samples
   assert len(exp._sample_fns) == 2
   assert all(fn._cache_size() == 1 for fn in exp._sample_fns.values())
+  # the bound of a CFG model, unconditional (null label) and given the true labels
+  uncond, cond = exp.evaluate(write=False), exp.evaluate(write=False, conditional=True)
+  assert not uncond["conditional"] and cond["conditional"]
+  assert np.isfinite(cond["bpd"]) and cond["bpd"] != uncond["bpd"]
 
   vdm = load_config_file(os.path.join(CONFIGS, "tiny_vdm.py"))
   vdm.sample.classifier_workdir = cls_dir

@@ -225,10 +225,14 @@ class Experiment:
 
   # --- evaluation ---------------------------------------------------------------------------
 
-  def evaluate(self, num_examples=None, write=True, conditional=False):
+  def evaluate(self, num_examples=None, write=True, conditional=None):
     """The objective's held-out metrics (for diffusion models the bound in bits per dim with
-    its parts): mean and standard error over images and draws."""
+    its parts, or the ODE likelihood): mean and standard error over images (each averaged
+    over eval.num_draws draws). ``conditional`` (default eval.conditional) evaluates a
+    class-conditional model given the true labels; otherwise unconditionally (null label)."""
     ecfg = self.config.eval
+    if conditional is None:
+      conditional = bool(ecfg.get("conditional", False))
     n = min(num_examples or ecfg.num_examples or len(self.eval_images), len(self.eval_images))
     bs = ecfg.batch_size
     draws = ecfg.get("num_draws", 1)
