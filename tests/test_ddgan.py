@@ -1,0 +1,112 @@
+"""DD-GAN's chain and losses against the paper code's formulas (re-derived here in float64
+numpy) and Monte Carlo."""
+
+import math
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vdmjax.objectives import ddgan
+
+T = 4
+
+
+def paper_chain(T, beta_min=0.1, beta_max=20.0, eps_small=1e-3):
+  """NVlabs' get_sigma_schedule and posterior coefficients, in numpy float64."""
+  t = np.arange(0, T + 1, dtype=np.float64) / T * (1 - eps_small) + eps_small
+  log_mean_coeff = -0.25 * t**2 * (beta_max - beta_min) - 0.5 * t * beta_min
+  var = 1.0 - np.exp(2.0 * log_mean_coeff)
+  alpha_bars = 1.0 - var
+  betas = np.concatenate([[1e-8], 1 - alpha_bars[1:] / alpha_bars[:-1]])
+  a_s_cum = np.cumprod(np.sqrt(1 - betas))
+  post_betas = betas[1:]
+  ac = np.cumprod(1 - post_betas)
+  ac_prev = np.concatenate([[1.0], ac[:-1]])
+  coef1 = post_betas * np.sqrt(ac_prev) / (1 - ac)
+  coef2 = (1 - ac_prev) * np.sqrt(1 - post_betas) / (1 - ac)
+  post_var = post_betas * (1 - ac_prev) / (1 - ac)
+  return a_s_cum**2, coef1, coef2, post_var
+
+
+def test_chain_matches_the_paper_code():
+  alphabar, *_ = paper_chain(T)
+  gammas = np.asarray(ddgan.chain_gammas(T), np.float64)
+  np.testing.assert_allclose(1.0 / (1.0 + np.exp(gammas)), alphabar, rtol=2e-6)
+
+
+def test_posterior_sample_moments_match_the_paper_posterior():
+  _, coef1, coef2, post_var = paper_chain(T)
+  gammas = ddgan.chain_gammas(T)
+  n, k = 200_000, 2
+  x0, x_kp1 = jnp.full((n, 1), 0.4), jnp.full((n, 1), -0.3)
+  ks = jnp.full((n,), k)
+  draws = np.asarray(ddgan.posterior_sample(jax.random.PRNGKey(0), x0, x_kp1, ks, gammas))
+  mean, var = coef1[k] * 0.4 + coef2[k] * -0.3, post_var[k]
+  assert abs(draws.mean() - mean) < 4 * math.sqrt(var / n) + 1e-6
+  assert abs(draws.var() - var) < 4 * var * math.sqrt(2.0 / n) + 1e-6
+  # at k = 0 the paper's sampler returns the posterior mean
+  last = ddgan.posterior_sample(jax.random.PRNGKey(1), x0[:4], x_kp1[:4], jnp.zeros(4, int),
+                                gammas)
+  np.testing.assert_allclose(last, coef1[0] * 0.4 + coef2[0] * -0.3, rtol=1e-4, atol=1e-6)
+
+
+def test_true_x0_makes_fake_pairs_distributed_as_real_pairs():
+  """With G(x_{k+1}) = x_0, (posterior sample, x_{k+1}) ~ q(x_k, x_{k+1} | x_0): D's real and
+  fake inputs have one distribution (first and second moments, by Monte Carlo)."""
+  gammas = ddgan.chain_gammas(T)
+  n = 200_000
+  x0 = jnp.where(jnp.arange(n)[:, None] % 2 == 0, -0.6, 0.5)
+  k = jnp.arange(n) % T
+  r1, r2, r3 = jax.random.split(jax.random.PRNGKey(0), 3)
+  real_k, real_kp1 = ddgan.training_pair(r1, x0, k, gammas)
+  _, fake_kp1 = ddgan.training_pair(r2, x0, k, gammas)
+  fake_k = ddgan.posterior_sample(r3, x0, fake_kp1, k, gammas)
+  for step in range(T):
+    sel = np.asarray(k == step)
+    a = np.stack([np.asarray(real_k)[sel, 0], np.asarray(real_kp1)[sel, 0]])
+    b = np.stack([np.asarray(fake_k)[sel, 0], np.asarray(fake_kp1)[sel, 0]])
+    se = np.sqrt(np.var(a, axis=1) / sel.sum())
+    assert np.all(np.abs(a.mean(1) - b.mean(1)) < 5 * np.sqrt(2) * se + 1e-6)
+    ca, cb = np.cov(a), np.cov(b)
+    # standard error of a sample (co)variance: sqrt((v_i v_j + c_ij^2) / n)
+    se_cov = np.sqrt((np.outer(np.diag(ca), np.diag(ca)) + ca**2) / sel.sum())
+    assert np.all(np.abs(ca - cb) < 5 * np.sqrt(2) * se_cov + 1e-6), (step, ca, cb)
+
+
+def test_r1_penalty_equals_a_finite_difference_estimate():
+  w = jax.random.normal(jax.random.PRNGKey(0), (6, 3))
+  d_fn = lambda x: jnp.sum(jnp.tanh(x.reshape(x.shape[0], -1) @ w), axis=1)
+  x = jax.random.normal(jax.random.PRNGKey(1), (5, 2, 3))
+  got = float(ddgan.r1_penalty(d_fn, x, r1_gamma=0.02))
+  xs = np.asarray(x, np.float64)
+  wd = np.asarray(w, np.float64)
+  f = lambda v: np.sum(np.tanh(v.reshape(-1) @ wd))
+  h, sq = 1e-5, []
+  for i in range(xs.shape[0]):
+    g = np.zeros(xs[i].size)
+    for j in range(xs[i].size):
+      e = np.zeros(xs[i].size)
+      e[j] = h
+      g[j] = (f(xs[i].reshape(-1) + e) - f(xs[i].reshape(-1) - e)) / (2 * h)
+    sq.append(np.sum(g**2))
+  np.testing.assert_allclose(got, 0.5 * 0.02 * np.mean(sq), rtol=1e-4)
+
+
+def test_lazy_regularisation_every_n_steps():
+  assert [s for s in range(46) if ddgan.lazy_r1_due(s, 15)] == [0, 15, 30, 45]
+
+
+def test_sampling_is_one_compiled_loop_ending_at_the_generators_x0():
+  gammas = ddgan.chain_gammas(T)
+  target = 0.37
+
+  @jax.jit
+  @chex.assert_max_traces(n=1)
+  def run(rng):
+    return ddgan.sample(lambda x, k, z: jnp.full_like(x, target) + 0 * z.sum(), rng,
+                        (16, 4, 4, 1), gammas, nz=8)
+
+  for seed in range(2):
+    np.testing.assert_allclose(run(jax.random.PRNGKey(seed)), target, atol=1e-3)
