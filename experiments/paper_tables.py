@@ -1,0 +1,115 @@
+"""Render the seed papers' tables that vdmjax addresses, beside our figures, in markdown.
+
+    python experiments/paper_tables.py [--results results] [--out results/paper_tables.md]
+
+Each row gives the paper's number, ours at paper scale (read from results/paper_scale/*.json
+when such a run exists) and our CPU-scale counterpart (read from the experiments' result
+files), or 'not run'. Nothing here computes or invents a figure: a cell is a number read from
+a results file or 'not run'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOT_RUN = "not run"
+
+# (table, row, paper value, paper-scale result file and key)
+PAPER = [
+    ("VDM (Kingma et al. 2021), Table 1, bits/dim", "CIFAR-10, no augmentation", "2.65",
+     "cifar10_vdm.json", "bpd"),
+    ("VDM (Kingma et al. 2021), Table 1, bits/dim", "CIFAR-10, with augmentation", "2.49",
+     "cifar10_vdm_aug.json", "bpd"),
+    ("VDM (Kingma et al. 2021), Table 1, bits/dim", "ImageNet 32x32", "3.72",
+     "imagenet32_vdm.json", "bpd"),
+    ("VDM (Kingma et al. 2021), Table 1, bits/dim", "ImageNet 64x64", "3.40",
+     "imagenet64_vdm.json", "bpd"),
+    ("Improved DDPM (Nichol & Dhariwal 2021), NLL bits/dim", "CIFAR-10, L_vlb", "2.94",
+     "cifar10_iddpm_vlb.json", "bpd"),
+    ("Improved DDPM (Nichol & Dhariwal 2021), NLL bits/dim", "ImageNet 64x64, L_vlb", "3.53",
+     "imagenet64_iddpm.json", "bpd"),
+    ("ADM-G (Dhariwal & Nichol 2021), FID", "ImageNet 128x128, classifier scale 0.5", "2.97",
+     "imagenet128_adm_g.json", "fid"),
+    ("DD-GAN (Xiao et al. 2022), FID", "CIFAR-10, T = 4", "3.75", "cifar10_ddgan.json", "fid"),
+]
+
+
+def _load(path):
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _fmt(value, se=None):
+  if value is None:
+    return NOT_RUN
+  return f"{value:.3f}" + (f" +- {se:.3f}" if se is not None else "")
+
+
+def paper_rows(results):
+  lines = []
+  current = None
+  for table, row, paper, scale_file, key in PAPER:
+    if table != current:
+      lines += ["", f"### {table}", "", "| setting | paper | ours, paper scale |",
+                "| --- | --- | --- |"]
+      current = table
+    rec = _load(os.path.join(results, "paper_scale", scale_file))
+    ours = _fmt(rec.get(key), rec.get(f"{key}_se")) if rec else NOT_RUN
+    lines.append(f"| {row} | {paper} | {ours} |")
+  return lines
+
+
+def cpu_rows(results):
+  lines = ["", "## CPU-scale counterparts (MNIST, this project's 2-core machine)"]
+  iddpm = _load(os.path.join(results, "iddpm_objectives.json"))
+  lines += ["", "### Improved DDPM objectives: held-out NLL (bits/dim), exact bound", "",
+            "| objective | variances | NLL |", "| --- | --- | --- |"]
+  lines += ([f"| {r['objective']} | {r['var_type']} | {_fmt(r['nll_bpd'], r['nll_bpd_se'])} |"
+             for r in iddpm] if iddpm else [f"| {NOT_RUN} | | |"])
+  respacing = _load(os.path.join(results, "iddpm_respacing.json"))
+  lines += ["", "### Improved DDPM: Frechet distance (MNIST classifier features) against "
+            "sampling steps", "", "| variant | steps | Frechet |", "| --- | --- | --- |"]
+  lines += ([f"| {r['variant']} | {r['sampling_steps']} | {r['frechet']:.1f} |"
+             for r in respacing] if respacing else [f"| {NOT_RUN} | | |"])
+  likelihood = _load(os.path.join(results, "likelihood_table.json"))
+  lines += ["", "### Likelihoods: variational bound and probability-flow ODE (bits/dim)", "",
+            "| model | VLB | ODE |", "| --- | --- | --- |"]
+  lines += ([f"| {r['model']} | {_fmt(r['vlb_bpd'], r['vlb_bpd_se'])} | "
+             f"{_fmt(r['ode_bpd'], r['ode_bpd_se'])} |" for r in likelihood]
+            if likelihood else [f"| {NOT_RUN} | | |"])
+  guidance = _load(os.path.join(results, "guidance_mnist.json"))
+  lines += ["", "### Guidance trade-off (Ho & Salimans Table 1 / Dhariwal & Nichol Fig. 4)", "",
+            "| method | scale | accuracy | Frechet | diversity |",
+            "| --- | --- | --- | --- | --- |"]
+  lines += ([f"| {r['method']} | {r['scale']:g} | {r['accuracy']:.3f} | {r['frechet']:.1f} | "
+             f"{r['diversity']:.3f} |" for r in guidance] if guidance else
+            [f"| {NOT_RUN} | | | | |"])
+  for name, what in (("vdm_ablations.json", "VDM ablations (Fourier features, learned "
+                      "schedule, discrete T, schedule invariance)"),
+                     ("ddgan_25gaussians.json", "DD-GAN 25 Gaussians"),
+                     ("ddgan_sampling_time.json", "DD-GAN sampling time")):
+    if _load(os.path.join(results, name)) is None:
+      lines += ["", f"### {what}", "", NOT_RUN]
+  return lines
+
+
+def main():
+  p = argparse.ArgumentParser()
+  p.add_argument("--results", default=os.path.join(ROOT, "results"))
+  p.add_argument("--out", default=None)
+  args = p.parse_args()
+  out = args.out or os.path.join(args.results, "paper_tables.md")
+  lines = ["# The seed papers' tables and ours", "", "## Paper scale"]
+  lines += paper_rows(args.results) + cpu_rows(args.results)
+  with open(out, "w") as f:
+    f.write("\n".join(lines) + "\n")
+  print("\n".join(lines))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,33 @@
+"""experiments/paper_tables.py shows only numbers read from result files, 'not run' otherwise."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _render(results):
+  out = os.path.join(results, "paper_tables.md")
+  subprocess.run([sys.executable, os.path.join(ROOT, "experiments", "paper_tables.py"),
+                  "--results", results], check=True, capture_output=True)
+  return open(out).read()
+
+
+def test_empty_results_render_as_not_run(tmp_path):
+  text = _render(str(tmp_path))
+  assert "| CIFAR-10, no augmentation | 2.65 | not run |" in text
+  assert "2.949" not in text
+
+
+def test_a_paper_scale_result_file_fills_its_cell(tmp_path):
+  os.makedirs(tmp_path / "paper_scale")
+  with open(tmp_path / "paper_scale" / "cifar10_vdm.json", "w") as f:
+    json.dump({"bpd": 2.7012, "bpd_se": 0.0031}, f)
+  with open(tmp_path / "iddpm_objectives.json", "w") as f:
+    json.dump([{"objective": "hybrid", "var_type": "learned_range", "nll_bpd": 2.0,
+                "nll_bpd_se": 0.02}], f)
+  text = _render(str(tmp_path))
+  assert "| CIFAR-10, no augmentation | 2.65 | 2.701 +- 0.003 |" in text
+  assert "| hybrid | learned_range | 2.000 +- 0.020 |" in text
