@@ -59,3 +59,18 @@ def restored_state(workdir, *overrides):
   exp = Experiment(config, workdir)
   step = exp.restore()
   return step, jax.device_get(exp.state)
+
+
+def latest_checkpoint(workdir):
+  """The newest complete checkpoint step (orbax renames a finished one to its step number)."""
+  path = os.path.join(workdir, "checkpoints")
+  steps = [int(d) for d in os.listdir(path) if d.isdigit()] if os.path.isdir(path) else []
+  return max(steps, default=0)
+
+
+def wait_for_new_checkpoint(proc, workdir, before, timeout=120):
+  """Block until a checkpoint newer than step ``before`` is complete (or the child exits)."""
+  t0 = time.time()
+  while (proc.poll() is None and latest_checkpoint(workdir) <= before
+         and time.time() - t0 < timeout):
+    time.sleep(0.05)

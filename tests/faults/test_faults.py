@@ -32,10 +32,15 @@ def test_sigkill_twenty_times_resumes_to_the_uninterrupted_result(tmp_path):
   wd = str(tmp_path / "killed")
   rng = np.random.default_rng(0)
   for kill in range(20):
-    before = common.logged_steps(wd)
+    before, saved = common.logged_steps(wd), common.latest_checkpoint(wd)
     proc = common.start(wd, *LONG)
-    if kill % 5 != 4:      # most kills land in training (and in async checkpoint writes), some
-      common.wait_for_training(proc, wd, before)   # during start-up and restore
+    # most kills land in training (inside asynchronous checkpoint writes: one per step), every
+    # fifth during start-up and restore; every other one waits for a new complete checkpoint
+    # first, so that the run makes progress however slow the machine
+    if kill % 5 != 4:
+      common.wait_for_training(proc, wd, before)
+      if kill % 2 == 0:
+        common.wait_for_new_checkpoint(proc, wd, saved)
     time.sleep(rng.uniform(0.0, 0.5))
     assert proc.poll() is None, f"the run finished before kill {kill}: " + proc.stdout.read()
     proc.send_signal(signal.SIGKILL)
