@@ -41,10 +41,12 @@ def main():
   p.add_argument("--minutes", type=float, default=60.0)
   p.add_argument("--workdir", default=os.path.join(ROOT, "runs", "soak"))
   p.add_argument("--every_s", type=float, default=30.0, help="memory sampling period")
+  p.add_argument("--checkpoint_every", type=int, default=50)
+  p.add_argument("--eval_every", type=int, default=200)
   args = p.parse_args()
   c = load_config_file(os.path.join(ROOT, "configs", "mnist_vdm.py"))
-  c.train.update(num_steps=10_000_000, checkpoint_every=50, eval_every=200, log_every=50,
-                 keep_checkpoints=3)
+  c.train.update(num_steps=10_000_000, checkpoint_every=args.checkpoint_every,
+                 eval_every=args.eval_every, log_every=args.checkpoint_every, keep_checkpoints=3)
   c.eval.update(train_eval_examples=200)
   c.sample.update(num=16, steps=50)
   exp = Experiment(c, args.workdir)
@@ -65,6 +67,9 @@ def main():
   stop.set()
   warm = [s for s in samples if s[0] >= min(600.0, args.minutes * 60 / 3)]
   rec = {"minutes": (time.time() - t0) / 60, "steps": steps,
+         "checkpoint_every": args.checkpoint_every, "eval_every": args.eval_every,
+         "evals": len(os.listdir(os.path.join(args.workdir, "samples")))
+         if os.path.isdir(os.path.join(args.workdir, "samples")) else 0,
          "rss_mb_after_warmup": warm[0][1] if warm else None,
          "rss_mb_end": samples[-1][1] if samples else None,
          "rss_mb_max": max(s[1] for s in samples) if samples else None,

@@ -141,3 +141,15 @@ def test_bad_data_arrays_are_named(images, labels, message):
   from vdmjax.data.sources import DataError, check_arrays
   with pytest.raises(DataError, match=re.escape(message)):
     check_arrays(images, labels, "data.name=x (train)", num_classes=10)
+
+
+def test_vdm_with_a_fixed_schedule_trains(tmp_path):
+  c = get_config()
+  c.model.schedule.update(kind="fixed", fixed_shape="cosine")
+  c.objective.schedule_grad = "vlb"
+  c.train.num_steps = 2
+  exp = Experiment(c, str(tmp_path))
+  assert exp.state["params"]["schedule"] == {}
+  exp.train()
+  assert int(exp.state["step"]) == 2
+  assert np.isfinite(exp.evaluate(write=False)["bpd"])

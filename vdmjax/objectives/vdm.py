@@ -168,7 +168,7 @@ class VDMObjective:
     r1, r2 = jax.random.split(rng)
     g = jnp.zeros((x.shape[0],))
     return {"score": self.score_net.init(r1, x, g, batch.get("label"))["params"],
-            "schedule": self.schedule.init(r2, g)["params"]}
+            "schedule": self.schedule.init(r2, g).get("params", {})}   # fixed: none
 
   def init_aux(self):
     """VDM keeps no state besides its parameters."""
