@@ -68,7 +68,8 @@ def main():
   warm = [s for s in samples if s[0] >= min(600.0, args.minutes * 60 / 3)]
   rec = {"minutes": (time.time() - t0) / 60, "steps": steps,
          "checkpoint_every": args.checkpoint_every, "eval_every": args.eval_every,
-         "evals": len(os.listdir(os.path.join(args.workdir, "samples")))
+         "evals": sum(f.endswith(".png") for f in os.listdir(os.path.join(args.workdir,
+                                                                         "samples")))
          if os.path.isdir(os.path.join(args.workdir, "samples")) else 0,
          "rss_mb_after_warmup": warm[0][1] if warm else None,
          "rss_mb_end": samples[-1][1] if samples else None,
