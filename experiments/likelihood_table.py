@@ -53,6 +53,8 @@ def main():
   p.add_argument("--num_examples", type=int, default=64)
   p.add_argument("--models", default=",".join(MODELS))
   p.add_argument("--rtol", type=float, default=1e-5, help="ODE solver tolerance (rtol = atol)")
+  p.add_argument("--vdm_steps", type=int, default=0, help="train the VDM models to this many "
+                 "steps instead of the config's (0: the config's)")
   p.add_argument("--out", default=os.path.join(ROOT, "results"))
   args = p.parse_args()
   models = args.models.split(",")
@@ -68,6 +70,8 @@ def main():
     c = make_config()
     c.eval.update(num_examples=args.num_examples, batch_size=args.num_examples)
     c.eval.ode.update(rtol=args.rtol, atol=args.rtol)
+    if name.startswith("vdm") and args.vdm_steps:
+      c.train.num_steps = args.vdm_steps
     workdir = os.path.join(ROOT, "runs", rel)
     if name.startswith("vdm"):
       write_config(c, workdir)
