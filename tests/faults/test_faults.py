@@ -180,3 +180,19 @@ def test_no_load_path_can_execute_code_from_a_file():
           if FORBIDDEN.search(line):
             offenders.append(f"{os.path.relpath(path, common.ROOT)}:{i}: {line.strip()}")
   assert not offenders, offenders
+
+
+def test_sigterm_at_a_checkpoint_step_saves_once(tmp_path):
+  """The preemption save must not collide with the periodic checkpoint of the same step."""
+  wd = str(tmp_path)
+  exp = Experiment(_tiny(num_steps=6, checkpoint_every=2), wd)
+  step_fn = exp.ckpt.save
+
+  def save_then_signal(step, state, force=False):   # SIGTERM arrives during step 4's save
+    step_fn(step, state, force)
+    if step == 4:
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  exp.ckpt.save = save_then_signal
+  assert exp.train() == 4
+  assert Checkpoints(wd).steps()[-1] == 4

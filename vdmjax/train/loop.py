@@ -214,7 +214,8 @@ class Experiment:
         if stop["signal"] is not None:
           print(f"received signal {stop['signal']}: checkpointing step {step} and exiting",
                 flush=True)
-          self.ckpt.save(step, self.state, force=True)
+          if step % cfg.checkpoint_every:   # at a checkpoint step it was saved just above
+            self.ckpt.save(step, self.state, force=True)
           break
     finally:
       signal.signal(signal.SIGTERM, previous)
