@@ -6,6 +6,8 @@ import datetime
 import json
 import os
 import platform
+import statistics
+import time
 
 import jax
 
@@ -26,3 +28,17 @@ def record(name, **values):
     f.write(json.dumps(rec) + "\n")
   print(json.dumps({k: v for k, v in rec.items() if k != "machine"}), flush=True)
   return rec
+
+
+def timed(fn, *args, repeats=3):
+  """(compile seconds, median run seconds) of jit(fn)(*args), after one warm-up run."""
+  t0 = time.perf_counter()
+  compiled = jax.jit(fn).lower(*args).compile()
+  compile_s = time.perf_counter() - t0
+  jax.block_until_ready(compiled(*args))
+  runs = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    jax.block_until_ready(compiled(*args))
+    runs.append(time.perf_counter() - t0)
+  return compile_s, statistics.median(runs)

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +22,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from benchmarks.common import record  # noqa: E402
+from benchmarks.common import record, timed  # noqa: E402
 from vdmjax.config_files import load_config_file  # noqa: E402
 from vdmjax.core.likelihood import uint8_to_unit  # noqa: E402
 from vdmjax.eval import likelihood as ode  # noqa: E402
@@ -32,17 +30,6 @@ from vdmjax.train.factory import make_objective  # noqa: E402
 
 SHAPES = {"cifar10": (32, 32, 3), "mnist_local": (28, 28, 1),
           "downsampled_imagenet/32x32": (32, 32, 3), "downsampled_imagenet/64x64": (64, 64, 3)}
-
-
-def median_time(fn, *args, repeats=3):
-  compiled = jax.jit(fn).lower(*args).compile()
-  jax.block_until_ready(compiled(*args))
-  runs = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(compiled(*args))
-    runs.append(time.perf_counter() - t0)
-  return statistics.median(runs)
 
 
 def main():
@@ -59,12 +46,12 @@ def main():
   batch = {"image": jnp.asarray(x), "label": jnp.zeros((args.batch,), jnp.int32)}
   params = jax.jit(objective.init)(jax.random.PRNGKey(0), batch)
   rng = jax.random.PRNGKey(1)
-  vlb_s = median_time(lambda p_, r: objective.eval_terms(p_, batch, r)["bpd"], params, rng)
+  _, vlb_s = timed(lambda p_, r: objective.eval_terms(p_, batch, r)["bpd"], params, rng)
   eps_fn, gamma_fn = objective.ode_fns(params)
   drift = ode.ode_drift(eps_fn, gamma_fn)
   z = uint8_to_unit(batch["image"])
   probes = ode.draw_probes(rng, z.shape)
-  field_s = median_time(lambda z_: ode.hutchinson_divergence(lambda y: drift(0.5, y), z_, probes),
+  _, field_s = timed(lambda z_: ode.hutchinson_divergence(lambda y: drift(0.5, y), z_, probes),
                         z)
   batches = args.num_examples / args.batch
   record("eval_throughput", config=args.config, batch=args.batch, vlb_batch_s=vlb_s,

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -25,26 +23,11 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from benchmarks.common import record  # noqa: E402
+from benchmarks.common import record, timed  # noqa: E402
 from vdmjax.config_files import load_config_file  # noqa: E402
 from vdmjax.core import guidance  # noqa: E402
 from vdmjax.eval import likelihood as ode  # noqa: E402
 from vdmjax.train.factory import make_objective  # noqa: E402
-
-
-def timed(fn, *args, repeats=3):
-  """(compile seconds, median run seconds) of jit(fn)(*args)."""
-  jitted = jax.jit(fn)
-  t0 = time.perf_counter()
-  compiled = jitted.lower(*args).compile()
-  compile_s = time.perf_counter() - t0
-  jax.block_until_ready(compiled(*args))
-  runs = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(compiled(*args))
-    runs.append(time.perf_counter() - t0)
-  return compile_s, statistics.median(runs)
 
 
 def model(config_name, **net):
