@@ -22,11 +22,13 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+import report  # noqa: E402
 from vdmjax.core import guidance, samplers  # noqa: E402
 from vdmjax.core.schedules import alpha_sigma, linear_gamma  # noqa: E402
 
@@ -111,9 +113,7 @@ def main():
 
 
 def plot(images, path):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = report.pyplot()
   fig, axes = plt.subplots(2, len(WEIGHTS), figsize=(3 * len(WEIGHTS), 6))
   for j, (w, (analytic, empirical)) in enumerate(zip(WEIGHTS, images)):
     for i, (img, name) in enumerate(((analytic, "analytic"), (empirical, "CFG sampler"))):

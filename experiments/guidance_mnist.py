@@ -27,10 +27,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+import report  # noqa: E402
 from vdmjax.config_files import load_config_file  # noqa: E402
 from vdmjax.data import sources  # noqa: E402
 from vdmjax.eval import images as image_io  # noqa: E402
@@ -100,20 +102,16 @@ def main():
     json.dump(records, f, indent=2)
   with open(os.path.join(args.workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
-  lines = ["| method | scale (w or s) | accuracy | Frechet | diversity | classifier score |",
-           "| --- | --- | --- | --- | --- | --- |"]
-  lines += [f"| {r['method']} | {r['scale']:g} | {r['accuracy']:.3f} | {r['frechet']:.1f} | "
-            f"{r['diversity']:.3f} | {r['classifier_score']:.2f} |" for r in records]
-  with open(os.path.join(args.out, "guidance_mnist.md"), "w") as f:
-    f.write("\n".join(lines) + "\n")
-  print("\n".join(lines))
+  report.write_table(
+      os.path.join(args.out, "guidance_mnist.md"),
+      ["method", "scale (w or s)", "accuracy", "Frechet", "diversity", "classifier score"],
+      [[r["method"], f"{r['scale']:g}", f"{r['accuracy']:.3f}", f"{r['frechet']:.1f}",
+        f"{r['diversity']:.3f}", f"{r['classifier_score']:.2f}"] for r in records])
   plot(records, os.path.join(args.out, "guidance_mnist.png"))
 
 
 def plot(records, path):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = report.pyplot()
   fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
   for method, marker in (("cfg", "o-"), ("classifier", "s-")):
     rs = [r for r in records if r["method"] == method]

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
 import jax  # noqa: E402
 
+import report  # noqa: E402
 from iddpm_objectives import variant_config  # noqa: E402
 from vdmjax.eval import images as image_io  # noqa: E402
 from vdmjax.eval import mnist_classifier  # noqa: E402
@@ -83,20 +84,17 @@ def main():
         image_io.save_grid(x[:64], os.path.join(args.out, f"iddpm_respacing_{name}_50.png"))
     with open(results, "w") as f:
       json.dump(records, f, indent=2)
-  lines = ["| variant | variances | sampling steps | Frechet (classifier features) | "
-           "classifier score | seconds |", "| --- | --- | --- | --- | --- | --- |"]
-  lines += [f"| {r['variant']} | {r['var_type']} | {r['sampling_steps']} | {r['frechet']:.2f} | "
-            f"{r['classifier_score']:.2f} | {r['sample_seconds']:.1f} |" for r in records]
-  with open(os.path.join(args.out, "iddpm_respacing.md"), "w") as f:
-    f.write("\n".join(lines) + "\n")
-  print("\n".join(lines))
+  report.write_table(
+      os.path.join(args.out, "iddpm_respacing.md"),
+      ["variant", "variances", "sampling steps", "Frechet (classifier features)",
+       "classifier score", "seconds"],
+      [[r["variant"], r["var_type"], r["sampling_steps"], f"{r['frechet']:.1f}",
+        f"{r['classifier_score']:.2f}", f"{r['sample_seconds']:.0f}"] for r in records])
   plot(records, os.path.join(args.out, "iddpm_respacing.png"))
 
 
 def plot(records, path):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = report.pyplot()
   fig, ax = plt.subplots(figsize=(5, 3.5))
   for name in dict.fromkeys(r["variant"] for r in records):
     rs = [r for r in records if r["variant"] == name]
