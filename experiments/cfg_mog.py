@@ -122,9 +122,7 @@ def plot(images, path):
       ax.set_title(f"{name}, w = {w:g}", fontsize=9)
       ax.set_xticks([])
       ax.set_yticks([])
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  print("wrote", path)
+  report.save(fig, path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -125,9 +125,7 @@ def plot(records, path):
   axes[1].set_ylabel("within-class diversity / data's")
   for ax in axes:
     ax.legend()
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  print("wrote", path)
+  report.save(fig, path)
 
 
 if __name__ == "__main__":

@@ -104,9 +104,7 @@ def plot(records, path):
   ax.set_xlabel("sampling steps (respaced)")
   ax.set_ylabel("Frechet distance (MNIST classifier features)")
   ax.legend()
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  print("wrote", path)
+  report.save(fig, path)
 
 
 if __name__ == "__main__":

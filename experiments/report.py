@@ -19,3 +19,10 @@ def pyplot():
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   return plt
+
+
+def save(fig, path, dpi=120):
+  """Lay out, write and announce a figure."""
+  fig.tight_layout()
+  fig.savefig(path, dpi=dpi)
+  print("wrote", path)
