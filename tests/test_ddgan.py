@@ -1,14 +1,21 @@
 """DD-GAN's chain and losses against the paper code's formulas (re-derived here in float64
 numpy) and Monte Carlo."""
 
+import json
 import math
+import os
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from tests.resume import full_and_resumed
 from vdmjax.objectives import ddgan
+from vdmjax.train.loop import Experiment
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 T = 4
 
@@ -110,3 +117,70 @@ def test_sampling_is_one_compiled_loop_ending_at_the_generators_x0():
 
   for seed in range(2):
     np.testing.assert_allclose(run(jax.random.PRNGKey(seed)), target, atol=1e-3)
+
+
+# --- two-player training in the shared loop --------------------------------------------------
+
+def tiny_toy_config():
+  from vdmjax.config_files import load_config_file
+  c = load_config_file(os.path.join(ROOT, "configs", "toy_ddgan.py"))
+  c.model.generator.update(hidden=16, depth=2, t_emb_dim=8)
+  c.model.discriminator.update(hidden=16, depth=2, t_emb_dim=8)
+  c.objective.lazy_reg = 2
+  c.train.update(num_steps=6, batch_size=64, checkpoint_every=3, log_every=1)
+  c.eval.update(batch_size=200, num_examples=200)
+  c.sample.num = 64
+  return c
+
+
+def _constant_lr_config():
+  # the cosine decay spans train.num_steps, which full_and_resumed shortens for its cut run
+  c = tiny_toy_config()
+  c.optim.decay = "constant"
+  return c
+
+
+def test_a_resumed_two_player_run_continues_the_uninterrupted_trajectory(tmp_path):
+  full, _ = full_and_resumed(_constant_lr_config, tmp_path)
+  assert set(full.state["opt_state"]) == {"generator", "discriminator"}
+  lines = [json.loads(l) for l in open(tmp_path / "full" / "metrics.jsonl")]
+  # the line of step s reports the update made at step s - 1: R1 at 0, 2, 4 (lazy_reg 2)
+  assert [l["step"] for l in lines if l["r1"] > 0] == [1, 3, 5]
+  assert {"d_loss", "g_loss", "d_real", "d_fake", "r1", "lr"} <= set(lines[-1])
+
+
+@pytest.mark.parametrize("frozen", ["generator", "discriminator"])
+def test_each_player_has_its_own_optimizer(tmp_path, frozen):
+  c = tiny_toy_config()
+  c.train.num_steps = 3
+  setattr(c.optim, "lr_g" if frozen == "generator" else "lr_d", 0.0)
+  c.optim.lr_min = 0.0
+  exp = Experiment(c, str(tmp_path))
+  before = jax.device_get(exp.state["params"])
+  exp.train()
+  after = jax.device_get(exp.state["params"])
+  moved = lambda name: any(np.any(a != b) for a, b in zip(jax.tree.leaves(before[name]),
+                                                          jax.tree.leaves(after[name])))
+  assert not moved(frozen)
+  assert moved({"generator": "discriminator", "discriminator": "generator"}[frozen])
+
+
+def test_sample_mode_writes_the_points_and_the_eval_reports_both_players(tmp_path):
+  exp = Experiment(tiny_toy_config(), str(tmp_path))
+  exp.train()
+  path = exp.sample()
+  points = np.load(os.path.splitext(path)[0] + ".npz")["images"]
+  assert points.shape == (64, 2) and points.dtype == np.float32 and os.path.exists(path)
+  result = exp.evaluate()
+  assert {"d_loss", "g_loss", "d_accuracy_real", "d_accuracy_fake", "x0_mse"} <= set(result)
+  with pytest.raises(ValueError, match="sample.steps"):
+    exp.objective.sample(exp.state["params"], jax.random.PRNGKey(0), (4, 2), num_steps=1000)
+
+
+@pytest.mark.slow
+def test_image_two_player_run_trains_evaluates_and_samples(tmp_path):
+  from tests.configs.tiny_ddgan import get_config
+  exp = Experiment(get_config(), str(tmp_path))
+  exp.train()
+  assert np.isfinite(exp.evaluate()["d_loss"])
+  assert np.load(os.path.splitext(exp.sample())[0] + ".npz")["images"].shape == (4, 28, 28, 1)

@@ -15,6 +15,8 @@ import importlib.resources
 import numpy as np
 
 LOCAL_MNIST = "mnist_local"
+TOY_25_GAUSSIANS = "toy_25gaussians"
+TOY_SIZES = {"train": (50_000, 0), "eval": (5_000, 1)}   # (points, seed)
 HELD_OUT = 2000
 TFDS_SPLITS = {"train": "train", "eval": "test"}
 TFDS_EVAL_SPLIT = {"downsampled_imagenet/32x32": "validation",
@@ -86,6 +88,10 @@ def load(name, split, data_dir=None):
     raise DataError(f"split {split!r} is not 'train' or 'eval'")
   if name == LOCAL_MNIST:
     images, labels = load_local_mnist(split)
+  elif name == TOY_25_GAUSSIANS:
+    n, seed = TOY_SIZES[split]
+    images, labels = grid_25_gaussians(np.random.default_rng(seed), n)
+    labels = labels.astype(np.int32)
   else:
     images, labels = load_tfds(name, split, data_dir)
   check_arrays(images, labels, f"data.name={name} ({split})")
@@ -93,11 +99,14 @@ def load(name, split, data_dir=None):
 
 
 def check_arrays(images, labels, where, num_classes=0):
-  """Images uint8 (N, H, W, C) with N > 0; labels integer (N,), below ``num_classes`` if > 0."""
+  """Images uint8 (N, H, W, C) or points float32 (N, D), N > 0; labels integer (N,), below
+  ``num_classes`` if > 0."""
   images, labels = np.asarray(images), np.asarray(labels)
-  if images.dtype != np.uint8 or images.ndim != 4 or len(images) == 0:
-    raise DataError(f"{where}: images must be uint8 of shape (N, H, W, C), got "
-                    f"{images.dtype} {images.shape}")
+  is_images = images.dtype == np.uint8 and images.ndim == 4
+  is_points = images.dtype == np.float32 and images.ndim == 2
+  if not (is_images or is_points) or len(images) == 0:
+    raise DataError(f"{where}: images must be uint8 of shape (N, H, W, C) (or points float32 "
+                    f"(N, D)), got {images.dtype} {images.shape}")
   if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
     raise DataError(f"{where}: labels must be integers of shape ({len(images)},), got "
                     f"{labels.dtype} {labels.shape}")

@@ -31,3 +31,16 @@ def save_grid(images, path, ncols=None, pad=2):
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   Image.fromarray(grid[..., 0] if c == 1 else grid).save(path)
   return path
+
+
+def save_scatter(points, path, size=512, extent=None):
+  """Write 2-D points as black dots on white to a PNG (``extent``: half-width of the square
+  shown, default the largest |coordinate| + 5%); returns the path."""
+  pts = np.asarray(points, np.float64)[:, :2]
+  extent = extent or 1.05 * max(float(np.abs(pts).max()), 1e-6)
+  pix = np.clip(np.round((pts / extent + 1.0) * 0.5 * (size - 1)), 0, size - 1).astype(int)
+  canvas = np.full((size, size), 255, np.uint8)
+  canvas[size - 1 - pix[:, 1], pix[:, 0]] = 0
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  Image.fromarray(canvas).save(path)
+  return path

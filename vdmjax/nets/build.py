@@ -7,7 +7,8 @@ import dataclasses
 import jax.numpy as jnp
 
 from vdmjax.nets.adm import ADMUNet, NoiseAwareClassifier
-from vdmjax.nets.ddgan import DDGANDiscriminator, DDGANGenerator
+from vdmjax.nets.ddgan import (DDGANDiscriminator, DDGANGenerator, DDGANToyDiscriminator,
+                               DDGANToyGenerator)
 from vdmjax.nets.schedule import NoiseSchedule
 from vdmjax.nets.vdm_score import VDMScoreNet
 
@@ -17,6 +18,8 @@ MODULES = {
     "adm_classifier": NoiseAwareClassifier,
     "ddgan_generator": DDGANGenerator,
     "ddgan_discriminator": DDGANDiscriminator,
+    "ddgan_toy_generator": DDGANToyGenerator,
+    "ddgan_toy_discriminator": DDGANToyDiscriminator,
     "schedule": NoiseSchedule,
 }
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}

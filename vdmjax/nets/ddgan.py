@@ -93,3 +93,47 @@ class DDGANDiscriminator(nn.Module):
     h = act(nn.Conv(8 * self.ngf, (3, 3), padding=1, dtype=self.dtype, name="final_conv")(h))
     h = h.astype(jnp.float32).sum(axis=(1, 2))
     return nn.Dense(1, name="end_linear")(h)[:, 0]
+
+
+class _ToyTrunk(nn.Module):
+  """An MLP on [inputs, embedding of the step index]: the 2-D players' shared body."""
+  hidden: int
+  depth: int
+  t_emb_dim: int
+
+  @nn.compact
+  def __call__(self, h, t):
+    t_emb = timestep_embedding(t, self.t_emb_dim, max_period=100.0)
+    h = jnp.concatenate([h, t_emb], axis=-1)
+    for i in range(self.depth):
+      h = nn.leaky_relu(nn.Dense(self.hidden, name=f"dense_{i}")(h), 0.2)
+    return h
+
+
+class DDGANToyGenerator(nn.Module):
+  """x_0 = G(x_{t+1}, z, t) for points in R^d (the 2-D experiments): an MLP, no tanh, so the
+  output range is the data's."""
+  out_dim: int = 2
+  nz: int = 2
+  hidden: int = 256
+  depth: int = 3
+  t_emb_dim: int = 32
+
+  @nn.compact
+  def __call__(self, x_tp1, t, z, train=False):
+    h = _ToyTrunk(self.hidden, self.depth, self.t_emb_dim, name="trunk")(
+        jnp.concatenate([x_tp1, z], axis=-1), t)
+    return nn.Dense(self.out_dim, name="out")(h)
+
+
+class DDGANToyDiscriminator(nn.Module):
+  """D(x_t, x_{t+1}, t) -> one logit per example, for points in R^d."""
+  hidden: int = 256
+  depth: int = 3
+  t_emb_dim: int = 32
+
+  @nn.compact
+  def __call__(self, x_t, x_tp1, t):
+    h = _ToyTrunk(self.hidden, self.depth, self.t_emb_dim, name="trunk")(
+        jnp.concatenate([x_t, x_tp1], axis=-1), t)
+    return nn.Dense(1, name="out")(h)[:, 0]

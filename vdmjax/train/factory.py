@@ -5,10 +5,12 @@ from __future__ import annotations
 from vdmjax.core.schedules import named_betas
 from vdmjax.nets.build import build
 from vdmjax.objectives.classifier import ClassifierObjective
+from vdmjax.objectives.ddgan import DDGANObjective
 from vdmjax.objectives.iddpm import IDDPMObjective
 from vdmjax.objectives.vdm import VDMObjective
+from vdmjax.train import optim
 
-METHODS = ("vdm", "iddpm", "classifier")
+METHODS = ("vdm", "iddpm", "classifier", "ddgan")
 
 
 def make_objective(config):
@@ -37,4 +39,12 @@ def make_objective(config):
                                schedule=obj.schedule, T=obj.get("T", 1000),
                                gamma_min=obj.get("gamma_min", -13.3),
                                gamma_max=obj.get("gamma_max", 5.0))
+  if method == "ddgan":
+    obj, steps = config.objective, config.train.num_steps
+    tx_g, _ = optim.make_optimizer(config.optim, steps, config.optim.lr_g)
+    tx_d, _ = optim.make_optimizer(config.optim, steps, config.optim.lr_d)
+    return DDGANObjective(build(config.model.generator, "model.generator"),
+                          build(config.model.discriminator, "model.discriminator"), tx_g, tx_d,
+                          T=obj.T, nz=obj.nz, r1_gamma=obj.r1_gamma, lazy_reg=obj.lazy_reg,
+                          beta_min=obj.get("beta_min", 0.1), beta_max=obj.get("beta_max", 20.0))
   raise ValueError(f"method {method!r} is not one of {METHODS}")

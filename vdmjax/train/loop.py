@@ -5,7 +5,9 @@ the objective's own state (Improved DDPM's loss history for importance sampling)
 restored with the rest. The step is jitted over a Mesh of all devices with the batch sharded
 along 'data' and the state replicated (and donated). The objective supplies
 ``grads(params, aux, batch, rng) -> (grads, aux, metrics)``; everything else (optimizer, EMA,
-checkpoints, resume, metrics, eval, samples, preemption) lives here.
+checkpoints, resume, metrics, eval, samples, preemption) lives here. An objective with
+several players (DD-GAN) supplies ``optimizer()`` and ``update(params, opt_state, aux, batch,
+rng, step) -> (params, opt_state, aux, metrics, grads)`` instead and steps them itself.
 """
 
 from __future__ import annotations
@@ -58,13 +60,18 @@ def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0
 
   def one_update(state, batch):
     rng = jax.random.fold_in(state["rng"], state["step"])
-    grads, aux, metrics = objective.grads(state["params"], state["aux"], batch, rng)
-    if fault_nan_step:
-      poison = jnp.where(state["step"] + 1 == fault_nan_step, jnp.nan, 0.0)
-      grads = jax.tree.map(lambda g: g + poison, grads)
+    poison = jnp.where(state["step"] + 1 == fault_nan_step, jnp.nan, 0.0)
+    if hasattr(objective, "update"):   # several players, each stepped by the objective
+      params, opt_state, aux, metrics, grads = objective.update(
+          state["params"], state["opt_state"], state["aux"], batch, rng, state["step"])
+    else:
+      grads, aux, metrics = objective.grads(state["params"], state["aux"], batch, rng)
+      if fault_nan_step:
+        grads = jax.tree.map(lambda g: g + poison, grads)
+      updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+      params = optim.optax.apply_updates(state["params"], updates)
+    if fault_nan_step:   # a poisoned loss makes the update non-finite: the state is kept
       metrics = dict(metrics, loss=metrics["loss"] + poison)
-    updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-    params = optim.optax.apply_updates(state["params"], updates)
     ema = optim.ema_update(state["ema_params"], params, ema_decay, state["step"])
     finite = jnp.isfinite(metrics["loss"]) & optim.all_finite(grads)
     metrics = dict(metrics, grad_norm=optim.optax.global_norm(grads),
@@ -123,7 +130,10 @@ class Experiment:
     check_batch_size(config.train.batch_size, "train.batch_size", ndev)
     check_batch_size(config.eval.batch_size, "eval.batch_size", ndev)
     self.objective = make_objective(config)
-    self.tx, self.lr_fn = optim.make_optimizer(config.optim, config.train.num_steps)
+    self.tx, self.lr_fn = optim.make_optimizer(
+        config.optim, config.train.num_steps, config.optim.get("lr_g"))
+    if hasattr(self.objective, "optimizer"):   # the players' own optimizers; lr_fn is G's
+      self.tx = self.objective.optimizer()
     self.train_images, self.train_labels = sources.load(
         config.data.name, "train", config.data.get("data_dir"))
     self.eval_images, self.eval_labels = sources.load(
@@ -208,7 +218,8 @@ class Experiment:
                                  write=False)
           writer.write(step, {k: v for k, v in result.items()
                               if isinstance(v, float) and not k.endswith("_se")}, prefix="eval")
-          self.ckpt.save_best(step, self.state, result[self.best_metric])
+          if self.best_metric:
+            self.ckpt.save_best(step, self.state, result[self.best_metric])
           if hasattr(self.objective, "sample"):
             self.sample(path=os.path.join(self.workdir, "samples", f"step_{step}.png"))
         if stop["signal"] is not None:
@@ -320,10 +331,12 @@ class Experiment:
       self._sample_fns[key] = jax.jit(sample_fn)
     x = self._sample_fns[key](self.params_for_eval(), cls_params,
                               jax.random.PRNGKey(self.config.seed + 2), labels)
-    x = image_io.to_uint8(jax.device_get(x))
+    x = jax.device_get(x)
+    points = x.ndim == 2   # 2-D toy data: a scatter plot, float points in the archive
+    x = np.asarray(x) if points else image_io.to_uint8(x)
     path = path or os.path.join(self.workdir, "samples", f"step_{int(self.state['step'])}.png")
     if self.is_main:
-      image_io.save_grid(x, path)
+      (image_io.save_scatter if points else image_io.save_grid)(x, path)
       np.savez_compressed(os.path.splitext(path)[0] + ".npz", images=x,
                           labels=np.asarray(labels) if labels is not None else np.zeros(0))
     return path

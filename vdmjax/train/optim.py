@@ -9,21 +9,25 @@ import optax
 OPTIMIZERS = ("adamw", "adam")
 
 
-def learning_rate(cfg, num_steps):
-  """Linear warm-up to ``lr``, then constant or cosine decay over the run."""
-  warmup = optax.linear_schedule(0.0, cfg.lr, max(int(cfg.warmup_steps), 1))
+def learning_rate(cfg, num_steps, peak=None):
+  """Linear warm-up to ``peak`` (default ``cfg.lr``), then constant or cosine decay over the
+  run to ``cfg.lr_min`` (default 0; torch's CosineAnnealingLR eta_min)."""
+  peak = cfg.lr if peak is None else peak
+  warmup = optax.linear_schedule(0.0, peak, max(int(cfg.warmup_steps), 1))
   if cfg.get("decay", "constant") == "cosine":
-    after = optax.cosine_decay_schedule(cfg.lr, max(num_steps - int(cfg.warmup_steps), 1))
+    after = optax.cosine_decay_schedule(peak, max(num_steps - int(cfg.warmup_steps), 1),
+                                        alpha=cfg.get("lr_min", 0.0) / peak if peak else 0.0)
   else:
-    after = optax.constant_schedule(cfg.lr)
+    after = optax.constant_schedule(peak)
   return optax.join_schedules([warmup, after], [int(cfg.warmup_steps)])
 
 
-def make_optimizer(cfg, num_steps):
-  """optax chain: global-norm clipping, then Adam(W) on the warm-up schedule."""
+def make_optimizer(cfg, num_steps, peak=None):
+  """optax chain: global-norm clipping, then Adam(W) on the warm-up schedule (peak learning
+  rate ``peak``, default ``cfg.lr``)."""
   if cfg.name not in OPTIMIZERS:
     raise ValueError(f"optim.name {cfg.name!r} is not one of {OPTIMIZERS}")
-  lr = learning_rate(cfg, num_steps)
+  lr = learning_rate(cfg, num_steps, peak)
   if cfg.name == "adamw":
     opt = optax.adamw(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps, weight_decay=cfg.weight_decay)
   else:
