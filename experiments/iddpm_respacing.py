@@ -38,8 +38,7 @@ def trained(name, steps, T, workdir):
   c = variant_config(name, steps, T)
   c.sample.respacing = ""
   exp = Experiment(c, os.path.join(workdir, name))
-  if exp.restore(steps) is None:
-    exp.train()
+  exp.train()   # resumes, or returns at once when the workdir holds the finished run
   return exp
 
 

@@ -61,3 +61,36 @@ def test_mnist_scorer_training_is_deterministic_and_scores_real_digits():
   out = mnist_classifier.score_samples(scorer, images[:100], images[100:300], labels[100:300],
                                        labels[:100])
   assert {"frechet", "classifier_score", "accuracy", "diversity"} <= set(out)
+
+
+def test_mode_statistics_of_exact_mixture_draws():
+  """Exact 25-Gaussians draws: every mode covered; the high-quality share is the 2-D Gaussian
+  mass within 3 std, 1 - exp(-9/2), within 4 standard errors."""
+  from vdmjax.data.sources import grid_25_gaussians
+  points, _ = grid_25_gaussians(np.random.default_rng(0), 20_000)
+  g = np.arange(-4, 5, 2)
+  means = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+  stats = sm.mode_statistics(points, means, 0.05)
+  p = 1.0 - np.exp(-4.5)
+  assert stats["modes_covered"] == 25
+  assert abs(stats["high_quality"] - p) < 4 * np.sqrt(p * (1 - p) / 20_000)
+  # only the first ten modes drawn: ten covered
+  few = points[np.argmin(((points[:, None] - means[None]) ** 2).sum(-1), 1) < 10]
+  assert sm.mode_statistics(few, means, 0.05)["modes_covered"] == 10
+
+
+def test_mode_histogram_kl_to_uniform():
+  assert sm.mode_histogram(np.arange(1000), 1000) == {"modes": 1000, "kl": 0.0}
+  # half the mass on each of two modes out of four: KL = log 2
+  got = sm.mode_histogram(np.array([0, 0, 3, 3]), 4)
+  assert got["modes"] == 2 and np.isclose(got["kl"], np.log(2.0))
+
+
+def test_stacked_mnist_labels_name_the_channel_digits():
+  images, labels = sources.load_local_mnist("eval")
+  stacked, modes = sources.stacked_mnist(images, labels, 50, seed=0)
+  assert stacked.shape == (50, 28, 28, 3) and stacked.dtype == np.uint8
+  for i in range(50):
+    for c, place in enumerate((100, 10, 1)):
+      match = np.flatnonzero((images[..., 0] == stacked[i, ..., c]).all(axis=(1, 2)))
+      assert (modes[i] // place) % 10 in labels[match]

@@ -17,6 +17,8 @@ import numpy as np
 LOCAL_MNIST = "mnist_local"
 TOY_25_GAUSSIANS = "toy_25gaussians"
 TOY_SIZES = {"train": (50_000, 0), "eval": (5_000, 1)}   # (points, seed)
+STACKED_MNIST = "stacked_mnist_local"
+STACKED_SIZES = {"train": (50_000, 2), "eval": (10_000, 3)}   # (triples, seed)
 HELD_OUT = 2000
 TFDS_SPLITS = {"train": "train", "eval": "test"}
 TFDS_EVAL_SPLIT = {"downsampled_imagenet/32x32": "validation",
@@ -88,6 +90,8 @@ def load(name, split, data_dir=None):
     raise DataError(f"split {split!r} is not 'train' or 'eval'")
   if name == LOCAL_MNIST:
     images, labels = load_local_mnist(split)
+  elif name == STACKED_MNIST:
+    images, labels = stacked_mnist(*load_local_mnist(split), *STACKED_SIZES[split])
   elif name == TOY_25_GAUSSIANS:
     n, seed = TOY_SIZES[split]
     images, labels = grid_25_gaussians(np.random.default_rng(seed), n)
@@ -150,3 +154,12 @@ def grid_25_gaussians(rng, n, std=0.05):
   g = np.arange(-4, 5, 2, dtype=np.float32)
   means = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
   return toy_gaussian_mixture(rng, n, means, std)
+
+
+def stacked_mnist(images, labels, n, seed):
+  """n StackedMNIST images from single-channel digits: three random digits (with
+  replacement) stacked as R, G, B; label 100 d_R + 10 d_G + d_B."""
+  idx = np.random.default_rng(seed).integers(0, len(images), (n, 3))
+  stacked = np.concatenate([images[idx[:, c]] for c in range(3)], axis=-1)
+  digits = labels[idx]
+  return stacked, (100 * digits[:, 0] + 10 * digits[:, 1] + digits[:, 2]).astype(np.int32)

@@ -66,3 +66,30 @@ def class_diversity(features, labels, ref_features, ref_labels):
     if len(mine) >= 2 and len(ref) >= 2:
       ratios.append(mean_pairwise_distance(mine) / mean_pairwise_distance(ref))
   return float(np.mean(ratios)) if ratios else float("nan")
+
+
+def mode_statistics(points, means, std, min_share=0.1):
+  """Mode coverage of samples from an isotropic Gaussian mixture (the 25-Gaussians and
+  StackedMNIST-style counts of GAN papers).
+
+  A sample is high quality if it lies within 3 ``std`` of its nearest mean; a mode is covered
+  if it holds at least ``min_share`` of its equal share (N / modes) of high-quality samples.
+  Returns {'modes_covered', 'high_quality' (fraction), 'counts' (per mode)}.
+  """
+  points, means = np.asarray(points, np.float64), np.asarray(means, np.float64)
+  d2 = np.sum((points[:, None, :] - means[None]) ** 2, axis=-1)
+  nearest = np.argmin(d2, axis=1)
+  good = np.sqrt(d2[np.arange(len(points)), nearest]) <= 3.0 * std
+  counts = np.bincount(nearest[good], minlength=len(means))
+  covered = int(np.sum(counts >= min_share * len(points) / len(means)))
+  return {"modes_covered": covered, "high_quality": float(good.mean()),
+          "counts": counts.tolist()}
+
+
+def mode_histogram(modes, num_modes):
+  """The StackedMNIST metrics (VEEGAN, PacGAN, DD-GAN Table 4): how many of ``num_modes``
+  modes the samples hit, and KL(sample mode histogram || uniform) in nats."""
+  counts = np.bincount(np.asarray(modes), minlength=num_modes)
+  p = counts / counts.sum()
+  hit = p > 0
+  return {"modes": int(hit.sum()), "kl": float(np.sum(p[hit] * np.log(p[hit] * num_modes)))}
