@@ -4,11 +4,12 @@ the cost of a network call does not depend on their values, except for the adapt
     python benchmarks/sampling.py [--batch 64]
 
 Images/s of VDM ancestral sampling with T = 1000, Improved DDPM ancestral sampling on 50
-respaced steps and DDIM on 50 steps, classifier-free guided sampling (both passes batched)
-against unguided; the cost of one batched CFG call against one conditional call at twice the
-batch (record `cfg_batched_vs_conditional`, key `ratio`); images/s of the VLB evaluation (VDM
-continuous, iDDPM exact T-term bound) and of the ODE evaluation with a fixed-step Heun solver
-(100 steps, 201 evaluations with a Hutchinson probe). Each loop is one compiled lax.scan.
+respaced steps and DDIM on 50 steps, DD-GAN with T = 4 (configs/mnist_ddgan.py),
+classifier-free guided sampling (both passes batched) against unguided; the cost of one
+batched CFG call against one conditional call at twice the batch (record
+`cfg_batched_vs_conditional`, key `ratio`); images/s of the VLB evaluation (VDM continuous,
+iDDPM exact T-term bound) and of the ODE evaluation with a fixed-step Heun solver (100 steps,
+201 evaluations with a Hutchinson probe). Each loop is one compiled lax.scan.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from vdmjax.train.factory import make_objective  # noqa: E402
 
 def model(config_name, **net):
   c = load_config_file(os.path.join(ROOT, "configs", config_name))
-  block = c.model.score if c.method == "vdm" else c.model.net
+  block = {"vdm": c.model.get("score"), "iddpm": c.model.get("net"),
+           "ddgan": c.model.get("generator")}[c.method]
   block.update(net)
   objective = make_objective(c)
   x = np.zeros((8, 28, 28, 1), np.uint8)
@@ -50,15 +52,18 @@ def main():
   vdm, vdm_params = model("mnist_vdm.py", num_classes=10)
   iddpm, iddpm_params = model("mnist_iddpm.py", num_classes=10)
   iddpm.sample_respacing = ""
+  ddgan, ddgan_params = model("mnist_ddgan.py")
   cases = {
       "vdm_ancestral_1000": lambda p, r: vdm.sample(p, r, shape, 1000),
       "vdm_ancestral_1000_cfg": lambda p, r: vdm.sample(p, r, shape, 1000, labels, 1.0),
       "iddpm_ancestral_50": lambda p, r: iddpm.sample(p, r, shape, 50),
       "iddpm_ddim_50": lambda p, r: iddpm.sample(p, r, shape, 50, sampler="ddim"),
       "iddpm_ancestral_50_cfg": lambda p, r: iddpm.sample(p, r, shape, 50, labels, 1.0),
+      "ddgan_4": lambda p, r: ddgan.sample(p, r, shape),
   }
   for name, fn in cases.items():
-    params = vdm_params if name.startswith("vdm") else iddpm_params
+    params = {"vdm": vdm_params, "iddpm": iddpm_params, "ddgan": ddgan_params}[
+        name.split("_")[0]]
     compile_s, run_s = timed(fn, params, rng, repeats=1)
     record("sampling", case=name, batch=b, seconds=run_s, images_per_s=b / run_s,
            compile_s=compile_s)
