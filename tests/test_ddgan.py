@@ -184,3 +184,22 @@ def test_image_two_player_run_trains_evaluates_and_samples(tmp_path):
   exp.train()
   assert np.isfinite(exp.evaluate()["d_loss"])
   assert np.load(os.path.splitext(exp.sample())[0] + ".npz")["images"].shape == (4, 28, 28, 1)
+
+
+def test_host_chosen_r1_variant_equals_the_in_graph_branch():
+  from vdmjax.train.factory import make_objective
+  c = tiny_toy_config()
+  obj = make_objective(c)
+  x = jax.random.normal(jax.random.PRNGKey(0), (64, 2))
+  batch = {"image": x, "label": jnp.zeros(64, jnp.int32)}
+  params = obj.init(jax.random.PRNGKey(1), batch)
+  opt_state = obj.optimizer().init(params)
+  for step in (0, 1, 2):
+    variant = obj.update_variant(step)
+    assert variant == (step % c.objective.lazy_reg == 0)
+    a = obj.update(params, opt_state, {}, batch, jax.random.PRNGKey(2), jnp.int32(step), variant)
+    b = jax.jit(obj.update)(params, opt_state, {}, batch, jax.random.PRNGKey(2),
+                            jnp.int32(step))
+    assert (float(a[3]["r1"]) > 0) == variant
+    for u, v in zip(jax.tree.leaves(a[:4]), jax.tree.leaves(b[:4])):
+      np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)

@@ -52,18 +52,22 @@ def check_batch_size(batch_size, key, num_devices):
     raise ValueError(f"{key} = {batch_size} is not divisible by the {num_devices} devices")
 
 
-def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0):
+def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0,
+                    variant=None):
   """jit(step)(state, batch) -> (state, metrics). With ``substeps`` > 1 the batch carries a
   leading axis of that length and the updates run in a lax.scan (google-research/vdm's
   substeps: several updates per host round trip). ``fault_nan_step`` > 0 injects a NaN loss
-  and gradient into that step (train.fault_nan_step, for fault-injection tests)."""
+  and gradient into that step (train.fault_nan_step, for fault-injection tests). ``variant``
+  is handed to an objective's own ``update`` (its ``update_variant(step)``, chosen on the
+  host)."""
 
   def one_update(state, batch):
     rng = jax.random.fold_in(state["rng"], state["step"])
     poison = jnp.where(state["step"] + 1 == fault_nan_step, jnp.nan, 0.0)
     if hasattr(objective, "update"):   # several players, each stepped by the objective
       params, opt_state, aux, metrics, grads = objective.update(
-          state["params"], state["opt_state"], state["aux"], batch, rng, state["step"])
+          state["params"], state["opt_state"], state["aux"], batch, rng, state["step"],
+          variant)
     else:
       grads, aux, metrics = objective.grads(state["params"], state["aux"], batch, rng)
       if fault_nan_step:
@@ -178,8 +182,19 @@ class Experiment:
     start = int(self.state["step"])
     if restored is not None:
       print(f"resuming from checkpoint {restored} (step {start})", flush=True)
-    step_fn = make_train_step(self.objective, self.tx, self.config.optim.ema_decay, self.mesh,
-                              substeps, cfg.get("fault_nan_step", 0))
+    # an objective may compile several updates and pick one per step on the host (DD-GAN:
+    # with and without R1); inside a scan of substeps it branches in the graph instead
+    variant_of = getattr(self.objective, "update_variant", None) if substeps == 1 else None
+    step_fns = {}
+
+    def step_fn(state, batch, step):
+      variant = variant_of(step) if variant_of else None
+      if variant not in step_fns:
+        step_fns[variant] = make_train_step(
+            self.objective, self.tx, self.config.optim.ema_decay, self.mesh, substeps,
+            cfg.get("fault_nan_step", 0), variant)
+      return step_fns[variant](state, batch)
+
     writer = MetricWriter(self.workdir, self.is_main)
     progress = Progress(start, cfg.num_steps, cfg.get("log_every", 50))
     stop = {"signal": None}
@@ -192,7 +207,7 @@ class Experiment:
                                      self.config.data.get("random_flip", False))
                    for i in range(substeps)]
         batch = batches[0] if substeps == 1 else jax.tree.map(lambda *b: np.stack(b), *batches)
-        self.state, metrics = step_fn(self.state, shard_batch(batch, self.mesh, substeps))
+        self.state, metrics = step_fn(self.state, shard_batch(batch, self.mesh, substeps), step)
         step += substeps
         if not bool(metrics["finite"]):
           bad = {k: float(v) for k, v in metrics.items() if not np.isfinite(float(v))}
