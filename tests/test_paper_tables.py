@@ -31,3 +31,14 @@ def test_a_paper_scale_result_file_fills_its_cell(tmp_path):
   text = _render(str(tmp_path))
   assert "| CIFAR-10, no augmentation | 2.65 | 2.701 +- 0.003 |" in text
   assert "| hybrid | learned_range | 2.000 +- 0.020 |" in text
+
+
+def test_ddgan_result_files_fill_their_rows(tmp_path):
+  with open(tmp_path / "ddgan_sampling_time.json", "w") as f:
+    json.dump({"batch": 64, "ddgan_seconds": 0.05, "ancestral_seconds": 12.5, "ratio": 250.0}, f)
+  with open(tmp_path / "ddgan_25gaussians.json", "w") as f:
+    json.dump([{"model": "ddgan", "T": 4, "modes_covered": 25, "high_quality": 0.9}], f)
+  text = _render(str(tmp_path))
+  assert "| 64 | 0.050 | 12.5 | 250 |" in text
+  assert "| ddgan | 4 | 25 | 0.900 |" in text
+  assert "| T | train steps | Frechet |\n| --- | --- | --- |\n| not run | | |" in text

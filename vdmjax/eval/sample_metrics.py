@@ -93,3 +93,41 @@ def mode_histogram(modes, num_modes):
   p = counts / counts.sum()
   hit = p > 0
   return {"modes": int(hit.sum()), "kl": float(np.sum(p[hit] * np.log(p[hit] * num_modes)))}
+
+
+def inception_score(logits, splits=10):
+  """Salimans et al.'s Inception Score, exp E_x KL(p(y|x) || p(y)), averaged over ``splits``
+  equal parts of the samples (the common protocol; 1 split = the whole set)."""
+  logits = np.asarray(logits, np.float64)
+  logp = logits - logits.max(1, keepdims=True)
+  logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+  scores = []
+  for part in np.array_split(logp, splits):
+    p = np.exp(part)
+    log_marginal = np.log(p.mean(0) + 1e-30)
+    scores.append(np.exp(np.mean(np.sum(p * (part - log_marginal), axis=1))))
+  return float(np.mean(scores))
+
+
+def _kth_neighbour_radii(feats, k):
+  d = np.sqrt(np.maximum(_sq_dists(feats, feats), 0.0))
+  return np.sort(d, axis=1)[:, k]     # column 0 is the point itself
+
+
+def _sq_dists(a, b):
+  return (a**2).sum(1)[:, None] + (b**2).sum(1)[None] - 2.0 * a @ b.T
+
+
+def precision_recall(real, fake, k=3):
+  """Improved precision and recall (Kynkaenniemi et al. 2019): precision is the share of fake
+  features inside the real manifold (the union of balls around each real feature with its
+  k-th nearest real neighbour's distance), recall the share of real features inside the fake
+  manifold."""
+  real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
+
+  def inside(points, support):
+    radii = _kth_neighbour_radii(support, k)
+    d = np.sqrt(np.maximum(_sq_dists(points, support), 0.0))
+    return float(np.mean(np.any(d <= radii[None], axis=1)))
+
+  return inside(fake, real), inside(real, fake)
