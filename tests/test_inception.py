@@ -2,11 +2,13 @@
 shapes and determinism with generated weights, and the Inception Score and precision/recall
 against closed forms."""
 
+import json
+
 import jax
 import numpy as np
 import pytest
 
-from vdmjax.eval import inception
+from vdmjax.eval import fid, inception
 from vdmjax.eval import sample_metrics as sm
 
 
@@ -82,7 +84,7 @@ def test_a_converted_conv_computes_what_torch_computes(kernel, pad):
                              rtol=1e-4, atol=1e-4)
 
 
-def test_network_shapes_sharding_and_determinism_with_generated_weights(tmp_path):
+def test_network_shapes_sharding_determinism_and_the_command_line(tmp_path, monkeypatch):
   variables = inception.init_variables(jax.random.PRNGKey(0))
   images = np.random.default_rng(0).integers(0, 256, (10, 28, 28, 1), dtype=np.uint8)
   pool, logits = inception.activations(variables, images, batch_size=8)
@@ -100,6 +102,13 @@ def test_network_shapes_sharding_and_determinism_with_generated_weights(tmp_path
   np.testing.assert_array_equal(cached["mu"], ref["mu"])
   quality = inception.sample_quality(variables, images, ref, batch_size=8, splits=1)
   assert abs(quality["fid"]) < 1e-3 and quality["precision"] == quality["recall"] == 1.0
+  # the command line: samples from an .npz against a dataset split (here 10 images of it)
+  monkeypatch.setattr(fid.sources, "load", lambda *a: (images, np.zeros(10, np.int32)))
+  np.savez(tmp_path / "s.npz", images=images[:8])
+  fid.main([f"--weights={path}", f"--samples={tmp_path / 's.npz'}", "--data=mnist_local",
+            "--batch_size=8", f"--cache_dir={tmp_path / 'ref'}", f"--out={tmp_path / 'q.json'}"])
+  result = json.load(open(tmp_path / "q.json"))
+  assert result["num_samples"] == 8 and result["precision"] == 1.0 and result["fid"] > 0
 
 
 def test_inception_score_closed_forms():

@@ -16,6 +16,7 @@ cross-correlations (a transpose); BatchNorm keeps its running statistics, eps 1e
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 
 import flax.linen as nn
@@ -23,6 +24,8 @@ import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 SIZE = 299
 POOL_FEATURES = 2048
@@ -184,17 +187,21 @@ def features(variables, images):
   return out["pool"], out["logits"]
 
 
+@functools.lru_cache(maxsize=None)
+def _sharded_features(mesh):
+  """``features`` jitted with the batch sharded over ``mesh`` (one compile per mesh)."""
+  return jax.jit(features, in_shardings=(NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))),
+                 out_shardings=NamedSharding(mesh, P("data")))
+
+
 def activations(variables, images, batch_size=200, mesh=None):
   """(pool (N, 2048), logits (N, 1008)) of uint8 images, batches sharded over ``mesh``'s
   'data' axis (all devices by default; ``batch_size`` divisible by the device count); the
   last batch is padded by wrapping and trimmed."""
-  from jax.sharding import Mesh, NamedSharding
-  from jax.sharding import PartitionSpec as P
   mesh = mesh or Mesh(np.array(jax.devices()), ("data",))
   if batch_size % mesh.size:
     raise ValueError(f"batch_size {batch_size} is not divisible by the {mesh.size} devices")
-  fn = jax.jit(features, in_shardings=(NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))),
-               out_shardings=NamedSharding(mesh, P("data")))
+  fn = _sharded_features(mesh)
   images = np.asarray(images)
   pools, logits = [], []
   for start in range(0, len(images), batch_size):
