@@ -173,6 +173,12 @@ def test_sample_mode_writes_the_points_and_the_eval_reports_both_players(tmp_pat
   assert points.shape == (64, 2) and points.dtype == np.float32 and os.path.exists(path)
   result = exp.evaluate()
   assert {"d_loss", "g_loss", "d_accuracy_real", "d_accuracy_fake", "x0_mse"} <= set(result)
+  exp.config.sample.batch_size = 16   # four compiled calls of 16
+  chunked = np.load(os.path.splitext(exp.sample())[0] + ".npz")["images"]
+  assert chunked.shape == (64, 2) and len(np.unique(chunked[:, 0])) == 64
+  exp.config.sample.batch_size = 24
+  with pytest.raises(ValueError, match="sample.batch_size"):
+    exp.sample()
   with pytest.raises(ValueError, match="sample.steps"):
     exp.objective.sample(exp.state["params"], jax.random.PRNGKey(0), (4, 2), num_steps=1000)
 

@@ -24,9 +24,11 @@ def load_config_file(path, relative_to=None):
 def sample_block(**overrides):
   """The ``sample`` block every diffusion config shares.
 
-  num, steps: how many samples and sampling steps; sampler 'ancestral' or 'ddim' (eta: DDIM's
-  noise, 0 = deterministic); respacing (iDDPM): a space_timesteps spec, '' = ``steps``
-  evenly spaced. conditional: sample a class-conditional model with labels 0, 1, 2, ...
+  num, steps: how many samples and sampling steps; batch_size: samples per compiled call
+  (0 = all ``num`` in one; set it for the 50,000 samples of an FID); sampler 'ancestral' or
+  'ddim' (eta: DDIM's noise, 0 = deterministic); respacing (iDDPM): a space_timesteps spec,
+  '' = ``steps`` evenly spaced. conditional: sample a class-conditional model with labels
+  0, 1, 2, ...
   Guidance: guidance_w is Ho & Salimans' w (eps~ = (1 + w) eps(z, c) - w eps(z)); or give
   guidance_scale, diffusers' s' = 1 + w, instead (not both). classifier_workdir names the
   workdir of a trained noise-aware classifier (configs/mnist_classifier.py) and
@@ -34,7 +36,8 @@ def sample_block(**overrides):
   predicted x by Imagen's dynamic thresholding at that quantile (0.995 in Imagen).
   """
   block = ml_collections.ConfigDict(dict(
-      num=36, steps=1000, sampler="ancestral", eta=0.0, respacing="", conditional=False,
+      num=36, batch_size=0, steps=1000, sampler="ancestral", eta=0.0, respacing="",
+      conditional=False,
       guidance_w=placeholder(float), guidance_scale=placeholder(float),
       classifier_workdir="", classifier_scale=1.0, threshold_percentile=0.0))
   block.update(overrides)

@@ -318,7 +318,10 @@ class Experiment:
     """
     scfg = self.config.sample
     num = num or scfg.num
-    shape = (num,) + self.train_images.shape[1:]
+    chunk = scfg.get("batch_size", 0) or num
+    if num % chunk:
+      raise ValueError(f"sample.num = {num} is not a multiple of sample.batch_size = {chunk}")
+    shape = (chunk,) + self.train_images.shape[1:]
     if guidance_w is None:
       w = guidance.resolve_w(scfg.get("guidance_w"), scfg.get("guidance_scale"))
     else:
@@ -344,14 +347,20 @@ class Experiment:
                                      **options)
 
       self._sample_fns[key] = jax.jit(sample_fn)
-    x = self._sample_fns[key](self.params_for_eval(), cls_params,
-                              jax.random.PRNGKey(self.config.seed + 2), labels)
-    x = jax.device_get(x)
+    rng = jax.random.PRNGKey(self.config.seed + 2)
+    if chunk == num:
+      x = jax.device_get(self._sample_fns[key](self.params_for_eval(), cls_params, rng, labels))
+    else:   # sample.batch_size at a time (50,000 samples for FID do not fit one call)
+      x = np.concatenate([jax.device_get(self._sample_fns[key](
+          self.params_for_eval(), cls_params, jax.random.fold_in(rng, i),
+          None if labels is None else labels[i * chunk:(i + 1) * chunk]))
+          for i in range(num // chunk)])
     points = x.ndim == 2   # 2-D toy data: a scatter plot, float points in the archive
     x = np.asarray(x) if points else image_io.to_uint8(x)
     path = path or os.path.join(self.workdir, "samples", f"step_{int(self.state['step'])}.png")
     if self.is_main:
-      (image_io.save_scatter if points else image_io.save_grid)(x, path)
+      # the archive holds every sample; the picture the first 256 (or all points)
+      (image_io.save_scatter if points else image_io.save_grid)(x if points else x[:256], path)
       np.savez_compressed(os.path.splitext(path)[0] + ".npz", images=x,
                           labels=np.asarray(labels) if labels is not None else np.zeros(0))
     return path
