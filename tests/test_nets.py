@@ -1,4 +1,5 @@
 import chex
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -57,6 +58,7 @@ def test_vdm_score_net_shapes_and_base_measure_at_init(dtype):
 def test_scanned_stack_equals_unrolled(remat):
   kw = dict(n_embd=16, n_layer=3, with_attention=False, dropout=0.0)
   unrolled = VDMScoreNet(scan_blocks=False, **kw)
+  # scanned on CPU, 'auto' computes the blocks' convs as im2col: checked against XLA's here
   scanned = VDMScoreNet(scan_blocks=True, remat=remat, **kw)
   params = jax.jit(unrolled.init)(KEY, Z, G)["params"]
   # perturb the zero-initialised layers so that every block contributes
@@ -70,6 +72,17 @@ def test_scanned_stack_equals_unrolled(remat):
   g_s = grad_fn(scanned, stack_unrolled_params(params, 3))
   np.testing.assert_allclose(g_s["conv_in"]["kernel"], g_u["conv_in"]["kernel"], rtol=1e-3,
                              atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (1, 3), (3, 1)])
+def test_im2col_conv_equals_xla_conv_with_the_same_parameters(kernel):
+  from vdmjax.nets.layers import PatchConv
+  x = jax.random.normal(KEY, (2, 7, 6, 5))
+  ref = nn.Conv(4, kernel, padding="SAME")
+  params = ref.init(KEY, x)
+  params = jax.tree.map(lambda p: p + 0.1 * jax.random.normal(KEY, p.shape), params)
+  np.testing.assert_allclose(PatchConv(4, kernel).apply(params, x), ref.apply(params, x),
+                             rtol=1e-5, atol=1e-5)
 
 
 @pytest.fixture(scope="module")

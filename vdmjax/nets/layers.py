@@ -24,6 +24,30 @@ def timestep_embedding(x, dim, max_period=10000.0):
   return emb
 
 
+class PatchConv(nn.Module):
+  """A stride-1 'SAME' convolution as im2col: the image's patches
+  (lax.conv_general_dilated_patches, features ordered channel-major) times the kernel. The same
+  parameters as nn.Conv ('kernel' HWIO, 'bias'), so the two are interchangeable. Inside a
+  lax.scan on XLA:CPU its gradient avoids the slow path of convolution gradients in loops
+  (jax-ml/jax#12868); outside loops nn.Conv is faster."""
+  features: int
+  kernel_size: tuple = (3, 3)
+  kernel_init: Any = nn.linear.default_kernel_init
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param("kernel", self.kernel_init,
+                        tuple(self.kernel_size) + (x.shape[-1], self.features))
+    bias = self.param("bias", zeros, (self.features,))
+    x = x.astype(self.dtype)
+    patches = jax.lax.conv_general_dilated_patches(
+        x, tuple(self.kernel_size), (1, 1), "SAME",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    k = kernel.astype(self.dtype).transpose(2, 0, 1, 3).reshape(-1, self.features)
+    return patches @ k + bias.astype(self.dtype)
+
+
 def group_norm(x, name=None, num_groups=32, dtype=jnp.float32):
   """GroupNorm with at most 32 groups, computed in float32 (ADM's normalization())."""
   groups = math.gcd(num_groups, x.shape[-1])

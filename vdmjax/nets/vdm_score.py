@@ -8,7 +8,8 @@ concatenated on channels; the output conv is zero-initialised and the prediction
 Both stacks can run as ``nn.scan`` (optionally rematerialised) over one set of stacked
 parameters: the same function as the unrolled stack, compiled once instead of n_layer times.
 On XLA:CPU gradients of convolutions inside a loop are far slower (jax-ml/jax#12868), so the
-'auto' setting scans on accelerators only.
+'auto' setting scans on accelerators only, and a stack scanned on CPU computes its 3x3 convs as
+im2col matmuls (``conv`` 'auto'; benchmarks/scan_vs_unrolled.py records the three variants).
 """
 
 from __future__ import annotations
@@ -20,25 +21,28 @@ import jax
 import jax.numpy as jnp
 
 from vdmjax.nets.fourier import append_fourier_features
-from vdmjax.nets.layers import MultiHeadAttention, group_norm, timestep_embedding
+from vdmjax.nets.layers import MultiHeadAttention, PatchConv, group_norm, timestep_embedding
 
 zeros = nn.initializers.zeros
 
 
 class VDMResBlock(nn.Module):
-  """VDM's ResnetBlock: GN-swish-conv, + Dense(cond), GN-swish-dropout-conv(zero init), skip."""
+  """VDM's ResnetBlock: GN-swish-conv, + Dense(cond), GN-swish-dropout-conv(zero init), skip.
+  ``conv`` 'xla' (nn.Conv) or 'im2col' (PatchConv: same parameters)."""
   out_ch: int
   dropout: float = 0.1
   dtype: Any = jnp.float32
+  conv: str = "xla"
 
   @nn.compact
   def __call__(self, x, cond, train):
-    h = nn.Conv(self.out_ch, (3, 3), dtype=self.dtype, name="conv_0")(
+    Conv = PatchConv if self.conv == "im2col" else nn.Conv
+    h = Conv(self.out_ch, (3, 3), dtype=self.dtype, name="conv_0")(
         nn.swish(group_norm(x, dtype=self.dtype)))
     h = h + nn.Dense(self.out_ch, use_bias=False, kernel_init=zeros, dtype=self.dtype,
                      name="cond_proj")(cond)[:, None, None, :]
     h = nn.Dropout(self.dropout, deterministic=not train)(nn.swish(group_norm(h, dtype=self.dtype)))
-    h = nn.Conv(self.out_ch, (3, 3), kernel_init=zeros, dtype=self.dtype, name="conv_1")(h)
+    h = Conv(self.out_ch, (3, 3), kernel_init=zeros, dtype=self.dtype, name="conv_1")(h)
     if x.shape[-1] != self.out_ch:
       x = nn.Dense(self.out_ch, dtype=self.dtype, name="nin_shortcut")(x)
     return x + h
@@ -48,10 +52,11 @@ class _ScanDown(nn.Module):
   out_ch: int
   dropout: float
   dtype: Any
+  conv: str
 
   @nn.compact
   def __call__(self, h, cond, train):
-    h = VDMResBlock(self.out_ch, self.dropout, self.dtype, name="block")(h, cond, train)
+    h = VDMResBlock(self.out_ch, self.dropout, self.dtype, self.conv, name="block")(h, cond, train)
     return h, h
 
 
@@ -59,10 +64,11 @@ class _ScanUp(nn.Module):
   out_ch: int
   dropout: float
   dtype: Any
+  conv: str
 
   @nn.compact
   def __call__(self, h, skip, cond, train):
-    h = VDMResBlock(self.out_ch, self.dropout, self.dtype, name="block")(
+    h = VDMResBlock(self.out_ch, self.dropout, self.dtype, self.conv, name="block")(
         jnp.concatenate([h, skip], axis=-1), cond, train)
     return h, None
 
@@ -72,6 +78,15 @@ def resolve_scan(scan_blocks):
   if scan_blocks == "auto":
     return jax.default_backend() != "cpu"
   return bool(scan_blocks)
+
+
+def resolve_conv(conv, scanned):
+  """'auto' -> 'im2col' for a scanned stack on CPU, else XLA's convolution."""
+  if conv == "auto":
+    return "im2col" if scanned and jax.default_backend() == "cpu" else "xla"
+  if conv not in ("xla", "im2col"):
+    raise ValueError(f"model.score.conv {conv!r} is not 'auto', 'xla' or 'im2col'")
+  return conv
 
 
 class VDMScoreNet(nn.Module):
@@ -87,6 +102,7 @@ class VDMScoreNet(nn.Module):
   fourier_n_max: int = 8
   num_classes: int = 0          # > 0: class-conditional with null label id = num_classes
   scan_blocks: Any = "auto"     # True, False or 'auto'
+  conv: str = "auto"            # the blocks' 3x3 convs: 'xla', 'im2col' or 'auto'
   remat: bool = False
   dtype: Any = jnp.float32
 
@@ -107,7 +123,9 @@ class VDMScoreNet(nn.Module):
     h = append_fourier_features(z, self.fourier_n_min, self.fourier_n_max, self.fourier)
     h = nn.Conv(self.n_embd, (3, 3), dtype=self.dtype, name="conv_in")(h.astype(self.dtype))
 
-    if resolve_scan(self.scan_blocks):
+    scanned = resolve_scan(self.scan_blocks)
+    conv = resolve_conv(self.conv, scanned)
+    if scanned:
       down, up = _ScanDown, _ScanUp
       if self.remat:
         down = nn.remat(down, static_argnums=(3,))
@@ -116,12 +134,13 @@ class VDMScoreNet(nn.Module):
                      in_axes=(nn.broadcast, nn.broadcast))
       h0 = h
       h, hs = nn.scan(down, length=self.n_layer, **scan_kw)(
-          self.n_embd, self.dropout, self.dtype, name="down")(h, cond, train)
+          self.n_embd, self.dropout, self.dtype, conv, name="down")(h, cond, train)
       skips = jnp.concatenate([h0[None], hs], axis=0)[::-1]
     else:
       skips = [h]
       for i in range(self.n_layer):
-        h = VDMResBlock(self.n_embd, self.dropout, self.dtype, name=f"down_{i}")(h, cond, train)
+        h = VDMResBlock(self.n_embd, self.dropout, self.dtype, conv, name=f"down_{i}")(
+            h, cond, train)
         skips.append(h)
 
     h = VDMResBlock(self.n_embd, self.dropout, self.dtype, name="mid_0")(h, cond, train)
@@ -129,14 +148,14 @@ class VDMScoreNet(nn.Module):
       h = MultiHeadAttention(num_heads=1, dtype=self.dtype, name="mid_attn")(h)
     h = VDMResBlock(self.n_embd, self.dropout, self.dtype, name="mid_1")(h, cond, train)
 
-    if resolve_scan(self.scan_blocks):
+    if scanned:
       scan_kw = dict(variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True},
                      in_axes=(0, nn.broadcast, nn.broadcast))
       h, _ = nn.scan(up, length=self.n_layer + 1, **scan_kw)(
-          self.n_embd, self.dropout, self.dtype, name="up")(h, skips, cond, train)
+          self.n_embd, self.dropout, self.dtype, conv, name="up")(h, skips, cond, train)
     else:
       for i in range(self.n_layer + 1):
-        h = VDMResBlock(self.n_embd, self.dropout, self.dtype, name=f"up_{i}")(
+        h = VDMResBlock(self.n_embd, self.dropout, self.dtype, conv, name=f"up_{i}")(
             jnp.concatenate([h, skips.pop()], axis=-1), cond, train)
 
     h = nn.swish(group_norm(h, dtype=self.dtype))
