@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-slow demo lint bench soak clean
+.PHONY: install test test-slow demo lint bench soak reproduce clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,18 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sampling.py --batch 64
 	$(BIN)/python benchmarks/scan_vs_unrolled.py --n_layer 8 --channels 32 --size 16 --batch 4
 	$(BIN)/python benchmarks/scan_vs_unrolled.py --n_layer 32 --channels 32 --size 16 --batch 4
+
+# the CPU-scale experiments of the papers, each resumable, then the tables (results/)
+reproduce: $(STAMP)
+	$(BIN)/python experiments/iddpm_objectives.py
+	$(BIN)/python experiments/iddpm_respacing.py
+	$(BIN)/python experiments/cfg_mog.py
+	$(BIN)/python experiments/guidance_mnist.py
+	$(BIN)/python experiments/likelihood_table.py --rtol 1e-3 --num_examples 32
+	$(BIN)/python experiments/ddgan_25gaussians.py
+	$(BIN)/python experiments/ddgan_mnist.py
+	$(BIN)/python experiments/ddgan_stackedmnist.py
+	$(BIN)/python experiments/paper_tables.py
 
 soak: $(STAMP)
 	$(BIN)/python benchmarks/soak.py --minutes 60
