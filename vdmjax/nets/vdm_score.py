@@ -74,9 +74,14 @@ class _ScanUp(nn.Module):
 
 
 def resolve_scan(scan_blocks):
-  """'auto' -> scan on GPU/TPU, unrolled on CPU (where scanned conv gradients are slow)."""
-  if scan_blocks == "auto":
-    return jax.default_backend() != "cpu"
+  """'auto' -> scan on GPU/TPU, unrolled on CPU (where scanned conv gradients are slow);
+  True / False, or 'true' / 'false' (a string config field overridden from the command line)."""
+  if isinstance(scan_blocks, str):
+    if scan_blocks.lower() not in ("auto", "true", "false"):
+      raise ValueError(f"model.score.scan_blocks {scan_blocks!r} is not True, False or 'auto'")
+    if scan_blocks.lower() == "auto":
+      return jax.default_backend() != "cpu"
+    return scan_blocks.lower() == "true"
   return bool(scan_blocks)
 
 

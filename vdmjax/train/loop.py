@@ -101,6 +101,14 @@ def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0
                  out_shardings=(replicated, replicated), donate_argnums=(0,))
 
 
+def optimizer_for(objective, config):
+  """(tx, learning-rate schedule) from the config's ``optim`` block, or the objective's own
+  optimizers where it has several players (the schedule shown is then the generator's)."""
+  tx, lr_fn = optim.make_optimizer(config.optim, config.train.num_steps,
+                                   config.optim.get("lr_g"))
+  return (objective.optimizer() if hasattr(objective, "optimizer") else tx), lr_fn
+
+
 def init_state(objective, tx, batch, seed, mesh):
   rng = jax.random.PRNGKey(seed)
   rng_init, rng_train = jax.random.split(rng)
@@ -134,10 +142,7 @@ class Experiment:
     check_batch_size(config.train.batch_size, "train.batch_size", ndev)
     check_batch_size(config.eval.batch_size, "eval.batch_size", ndev)
     self.objective = make_objective(config)
-    self.tx, self.lr_fn = optim.make_optimizer(
-        config.optim, config.train.num_steps, config.optim.get("lr_g"))
-    if hasattr(self.objective, "optimizer"):   # the players' own optimizers; lr_fn is G's
-      self.tx = self.objective.optimizer()
+    self.tx, self.lr_fn = optimizer_for(self.objective, config)
     self.train_images, self.train_labels = sources.load(
         config.data.name, "train", config.data.get("data_dir"))
     self.eval_images, self.eval_labels = sources.load(

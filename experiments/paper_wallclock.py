@@ -1,0 +1,106 @@
+"""Expected wall-clock of every paper config on accelerators, from the FLOPs of its train step.
+
+    python experiments/paper_wallclock.py [--mfu 0.4]
+
+For each paper config the shared loop's train step is lowered (not run, not compiled) at the
+config's global batch and image size with abstract inputs, its block stacks unrolled so that
+XLA's cost analysis counts every layer; FLOPs per step x train.num_steps is the run's work.
+Wall-clock = work / (peak bf16 FLOP/s of the device x ``--mfu``, the model-FLOPs utilisation
+assumed). The utilisation this project measured on its own CPU (benchmarks/results.jsonl,
+`train_step_utilisation`) is printed beside it: no accelerator was available to measure one.
+Writes results/paper_wallclock.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+import report  # noqa: E402
+from vdmjax.config_files import load_config_file  # noqa: E402
+from vdmjax.train.factory import make_objective  # noqa: E402
+from vdmjax.train.loop import make_mesh, make_train_step, optimizer_for  # noqa: E402
+
+CONFIGS = {  # config -> image shape of its dataset
+    "cifar10_vdm": (32, 32, 3), "imagenet32_vdm": (32, 32, 3), "imagenet64_vdm": (64, 64, 3),
+    "cifar10_iddpm": (32, 32, 3), "cifar10_iddpm_vlb": (32, 32, 3),
+    "imagenet64_iddpm": (64, 64, 3), "imagenet64_cfg": (64, 64, 3),
+    "imagenet128_adm_g": (128, 128, 3), "imagenet128_classifier": (128, 128, 3),
+    "cifar10_ddgan": (32, 32, 3),
+}
+# peak dense bf16 FLOP/s of one slice / host
+DEVICES = {"TPU v3-8": 4 * 123e12, "TPU v4-8": 4 * 275e12, "8x A100": 8 * 312e12}
+
+
+def step_flops(name, shape):
+  """(FLOPs per train step, num_steps, batch) of configs/<name>.py from the lowered step."""
+  c = load_config_file(os.path.join(ROOT, "configs", f"{name}.py"))
+  for block in c.model.values():
+    if "scan_blocks" in block:
+      block.scan_blocks = "false"   # build() takes the string; unrolled, every layer counted
+  objective = make_objective(c)
+  tx, _ = optimizer_for(objective, c)
+  b = c.train.batch_size
+  batch = {"image": jax.ShapeDtypeStruct((b,) + shape, jnp.uint8),
+           "label": jax.ShapeDtypeStruct((b,), jnp.int32)}
+  example = {"image": jnp.zeros((1,) + shape, jnp.uint8), "label": jnp.zeros((1,), jnp.int32)}
+
+  def init(rng):
+    params = objective.init(rng, example)
+    return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params),
+            "ema_params": params, "rng": rng, "aux": objective.init_aux()}
+
+  state = jax.eval_shape(init, jax.random.PRNGKey(0))
+  variant = False if hasattr(objective, "update_variant") else None
+  step = make_train_step(objective, tx, c.optim.ema_decay, make_mesh(1), variant=variant)
+  cost = step.lower(state, batch).cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost["flops"]), int(c.train.num_steps), b
+
+
+def measured_cpu_utilisation():
+  path = os.path.join(ROOT, "benchmarks", "results.jsonl")
+  if not os.path.exists(path):
+    return None
+  recs = [json.loads(line) for line in open(path)]
+  recs = [r for r in recs if r["name"] == "train_step_utilisation"]
+  return recs[-1]["fraction"] if recs else None
+
+
+def main():
+  p = argparse.ArgumentParser()
+  p.add_argument("--mfu", type=float, default=0.4)
+  p.add_argument("--configs", default=",".join(CONFIGS))
+  p.add_argument("--out", default=os.path.join(ROOT, "results"))
+  args = p.parse_args()
+  records = []
+  for name in args.configs.split(","):
+    flops, steps, batch = step_flops(name, CONFIGS[name])
+    rec = {"config": name, "batch": batch, "num_steps": steps, "flops_per_step": flops,
+           "total_flops": flops * steps, "mfu_assumed": args.mfu,
+           "hours": {d: flops * steps / (peak * args.mfu) / 3600 for d, peak in DEVICES.items()}}
+    print(json.dumps(rec), flush=True)
+    records.append(rec)
+  cpu = measured_cpu_utilisation()
+  with open(os.path.join(args.out, "paper_wallclock.json"), "w") as f:
+    json.dump({"records": records, "cpu_measured_utilisation": cpu}, f, indent=2)
+  report.write_table(
+      os.path.join(args.out, "paper_wallclock.md"),
+      ["config", "batch", "steps", "TFLOP/step", "total EFLOP"] +
+      [f"{d} h at {args.mfu:.0%} MFU" for d in DEVICES],
+      [[r["config"], r["batch"], f"{r['num_steps']:,}", f"{r['flops_per_step'] / 1e12:.2f}",
+        f"{r['total_flops'] / 1e18:.1f}"] + [f"{r['hours'][d]:.0f}" for d in DEVICES]
+       for r in records])
+
+
+if __name__ == "__main__":
+  main()
