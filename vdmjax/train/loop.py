@@ -205,15 +205,22 @@ class Experiment:
     stop = {"signal": None}
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.update(signal=signum))
     skipped, t_last, step = 0, time.time(), start
+    def device_batch(first):
+      batches = [sources.get_batch(self.train_images, self.train_labels, first + i,
+                                   self.batch_size, self.config.seed,
+                                   self.config.data.get("random_flip", False))
+                 for i in range(substeps)]
+      batch = batches[0] if substeps == 1 else jax.tree.map(lambda *b: np.stack(b), *batches)
+      return shard_batch(batch, self.mesh, substeps)
+
     try:
+      batch = device_batch(step) if step < cfg.num_steps else None
       while step < cfg.num_steps:
-        batches = [sources.get_batch(self.train_images, self.train_labels, step + i,
-                                     self.batch_size, self.config.seed,
-                                     self.config.data.get("random_flip", False))
-                   for i in range(substeps)]
-        batch = batches[0] if substeps == 1 else jax.tree.map(lambda *b: np.stack(b), *batches)
-        self.state, metrics = step_fn(self.state, shard_batch(batch, self.mesh, substeps), step)
+        self.state, metrics = step_fn(self.state, batch, step)
         step += substeps
+        # the next batch is gathered and sent while the device computes this step (dispatch
+        # is asynchronous; the finiteness check below is the step's first host sync)
+        batch = device_batch(step) if step < cfg.num_steps else None
         if not bool(metrics["finite"]):
           bad = {k: float(v) for k, v in metrics.items() if not np.isfinite(float(v))}
           name = "loss" if "loss" in bad else next(iter(bad), "gradient")
