@@ -153,3 +153,19 @@ def test_vdm_with_a_fixed_schedule_trains(tmp_path):
   exp.train()
   assert int(exp.state["step"]) == 2
   assert np.isfinite(exp.evaluate(write=False)["bpd"])
+
+
+def test_substeps_follow_the_one_update_per_call_trajectory(tmp_path):
+  """train.substeps = 2 (two updates per host round trip, in a lax.scan) reaches the state of
+  one update per call: the same batches, keys and EMA."""
+  states = []
+  for substeps in (1, 2):
+    c = get_config()
+    c.train.update(num_steps=4, substeps=substeps, checkpoint_every=2, log_every=2)
+    c.optim.eps = 1e-3   # as in the data-parallel test: Adam turns float noise into full steps
+    exp = Experiment(c, str(tmp_path / f"s{substeps}"))
+    assert exp.train() == 4
+    states.append(jax.device_get(exp.state))
+  assert int(states[1]["step"]) == 4
+  for a, b in zip(jax.tree.leaves(states[0]), jax.tree.leaves(states[1])):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
