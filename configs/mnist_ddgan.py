@@ -4,11 +4,11 @@
 
 T = 4 steps of the paper's discretised VP chain; generator: a small ADM U-Net with adaptive
 group norm from the latent z (16 channels, mult 1,2,2 on 28x28 -> 7x7, tanh output);
-discriminator: Discriminator_small at ngf 8; batch 32, 800 steps (about 0.7 s per step on 2 CPU
-cores: the step runs the generator twice and the discriminator four times). Adam (0.5, 0.9) per player with the paper's
-CIFAR-10 learning rates, cosine decay to 1e-5, R1 gamma 0.02 every 15 steps, EMA of the players.
-`--config.objective.T=1|2|8` (with `--config.sample.steps`) gives the paper's T ablation
-(experiments/ddgan_mnist.py runs it).
+discriminator: Discriminator_small at ngf 8; batch 32, 800 steps (about 0.5 s per step on 2
+idle CPU cores: the step runs the generator twice and the discriminator four times). Adam
+(0.5, 0.9) per player with the paper's CIFAR-10 learning rates, cosine decay to 1e-5, R1 gamma
+0.02 every 15 steps, EMA of the players. `--config.objective.T=1|2|8` gives the paper's T
+ablation (sample.steps follows T; experiments/ddgan_mnist.py runs it).
 """
 
 import ml_collections
