@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
+import os
 import re
 
 import flax.linen as nn
@@ -26,6 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
+
+from vdmjax.eval import sample_metrics as sm
 
 SIZE = 299
 POOL_FEATURES = 2048
@@ -215,7 +219,6 @@ def activations(variables, images, batch_size=200, mesh=None):
 
 def weights_digest(variables):
   """A short digest of the weights: reference statistics are cached per weights file."""
-  import hashlib
   h = hashlib.sha256()
   for leaf in jax.tree_util.tree_leaves(variables):
     h.update(np.ascontiguousarray(np.asarray(leaf, np.float32)).tobytes())
@@ -225,7 +228,6 @@ def weights_digest(variables):
 def reference_stats(variables, images, name, cache_dir, batch_size=200):
   """{'mu', 'sigma', 'pool'} of the reference images, computed once per (``name``, weights)
   and cached as .npz under ``cache_dir`` (written atomically)."""
-  import os
   path = os.path.join(cache_dir, f"{name}_{weights_digest(variables)}.npz")
   if os.path.exists(path):
     with np.load(path, allow_pickle=False) as f:
@@ -242,7 +244,6 @@ def reference_stats(variables, images, name, cache_dir, batch_size=200):
 def sample_quality(variables, samples, ref, batch_size=200, splits=10, k=3):
   """FID, Inception Score and precision/recall (k-NN manifolds) of uint8 ``samples`` against
   reference statistics ``ref`` (``reference_stats``)."""
-  from vdmjax.eval import sample_metrics as sm
   pool, logits = activations(variables, samples, batch_size)
   precision, recall = sm.precision_recall(ref["pool"], pool, k)
   return {"fid": sm.frechet_distance(pool.mean(0), np.cov(pool, rowvar=False), ref["mu"],
