@@ -10,6 +10,10 @@ import statistics
 import time
 
 import jax
+import jax.numpy as jnp
+
+from vdmjax.train.factory import make_objective
+from vdmjax.train.loop import make_mesh, make_train_step, optimizer_for
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.jsonl")
 
@@ -42,3 +46,38 @@ def timed(fn, *args, repeats=3):
     jax.block_until_ready(compiled(*args))
     runs.append(time.perf_counter() - t0)
   return compile_s, statistics.median(runs)
+
+
+def step_flops(config, shape):
+  """Model FLOPs of one train step of ``config`` at its global batch on images ``shape``.
+
+  Counted by XLA's cost analysis of the lowered (not compiled) step with abstract inputs and
+  every block stack unrolled and not rematerialised (recomputation is not model work): the
+  compiled step's analysis counts a scanned body once and, on GPU, omits convolutions that run
+  as library calls, so it is no measure of the model's work.
+  """
+  c = config.copy_and_resolve_references()
+  for block in c.model.values():
+    if "scan_blocks" in block:
+      block.scan_blocks = "false"   # build() takes the string; unrolled, every layer counted
+    if "remat" in block:
+      block.remat = False
+  objective = make_objective(c)
+  tx, _ = optimizer_for(objective, c)
+  b = c.train.batch_size
+  batch = {"image": jax.ShapeDtypeStruct((b,) + tuple(shape), jnp.uint8),
+           "label": jax.ShapeDtypeStruct((b,), jnp.int32)}
+  example = {"image": jnp.zeros((1,) + tuple(shape), jnp.uint8),
+             "label": jnp.zeros((1,), jnp.int32)}
+
+  def init(rng):
+    params = objective.init(rng, example)
+    return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params),
+            "ema_params": params, "rng": rng, "aux": objective.init_aux()}
+
+  state = jax.eval_shape(init, jax.random.PRNGKey(0))
+  variant = False if hasattr(objective, "update_variant") else None
+  step = make_train_step(objective, tx, c.optim.ema_decay, make_mesh(1), variant=variant)
+  cost = step.lower(state, batch).cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost["flops"])

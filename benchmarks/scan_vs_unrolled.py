@@ -1,12 +1,14 @@
 """Compile time and gradient step time of the VDM score network, block stack scanned vs unrolled.
 
-    python benchmarks/scan_vs_unrolled.py --n_layer 32 --channels 128 --size 32 --batch 8
+    python benchmarks/scan_vs_unrolled.py --n_layer 32 --channels 128 --size 32 --batch 8 \
+        [--dtype bfloat16] [--remat]
 
 Three variants of the gradient step: unrolled with XLA's convolutions, scanned with XLA's
 convolutions, and scanned with the blocks' convolutions as im2col matmuls (``conv='im2col'``,
 the CPU default of a scanned stack: XLA:CPU's convolution gradients inside a loop take a slow
 path, jax-ml/jax#12868). Records `compile_scan_vs_unrolled` with `compile_ratio` and
-`step_ratio` (the im2col scan against unrolled) and the figures of all three in
+`step_ratio` (the scan that ``conv='auto'`` picks on this backend, im2col on CPU and XLA's
+convolutions elsewhere, against unrolled) and the figures of all three in
 benchmarks/results.jsonl.
 """
 
@@ -23,12 +25,12 @@ import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import record  # noqa: E402
-from vdmjax.nets.vdm_score import VDMScoreNet  # noqa: E402
+from vdmjax.nets.vdm_score import VDMScoreNet, resolve_conv  # noqa: E402
 
 
 def measure(scan, conv, args):
   net = VDMScoreNet(n_embd=args.channels, n_layer=args.n_layer, dropout=0.0, scan_blocks=scan,
-                    conv=conv)
+                    conv=conv, remat=args.remat, dtype=jnp.dtype(args.dtype))
   z = jnp.ones((args.batch, args.size, args.size, 3))
   g = jnp.zeros((args.batch,))
   params = jax.jit(net.init)(jax.random.PRNGKey(0), z, g)
@@ -53,17 +55,23 @@ def main():
   p.add_argument("--size", type=int, default=32)
   p.add_argument("--batch", type=int, default=8)
   p.add_argument("--repeats", type=int, default=3)
+  p.add_argument("--dtype", default="float32", help="compute dtype (parameters stay float32)")
+  p.add_argument("--remat", action="store_true", help="rematerialise each block")
   args = p.parse_args()
   c_u, s_u = measure(False, "xla", args)
   c_s, s_s = measure(True, "xla", args)
   c_i, s_i = measure(True, "im2col", args)
+  scan_conv = resolve_conv("auto", True)
+  c_d, s_d = (c_i, s_i) if scan_conv == "im2col" else (c_s, s_s)
   record("compile_scan_vs_unrolled", n_layer=args.n_layer, channels=args.channels,
-         size=args.size, batch=args.batch, backend=jax.default_backend(),
+         size=args.size, batch=args.batch, dtype=args.dtype, remat=args.remat,
+         backend=jax.default_backend(),
          compile_unrolled_s=c_u, step_unrolled_s=s_u,
          compile_scan_xla_s=c_s, step_scan_xla_s=s_s,
          compile_scan_im2col_s=c_i, step_scan_im2col_s=s_i,
-         compile_ratio=c_i / c_u, step_ratio=s_i / s_u,
-         compile_ratio_xla=c_s / c_u, step_ratio_xla=s_s / s_u)
+         scan_conv=scan_conv, compile_ratio=c_d / c_u, step_ratio=s_d / s_u,
+         compile_ratio_xla=c_s / c_u, step_ratio_xla=s_s / s_u,
+         compile_ratio_im2col=c_i / c_u, step_ratio_im2col=s_i / s_u)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,11 @@ achieved fraction of the machine's matmul FLOP/s, for the shared loop's jitted s
 Presets: `vdm_ref` (32x32x3 uint8, batch 8, 4 ResNet blocks of 64 channels, Fourier features,
 learnable_nnet schedule, continuous time, dropout 0.1, AdamW with EMA: the size at which we
 compare against google-research/vdm's own step), `mnist_demo` (configs/mnist_vdm.py) and
-`cifar10_vdm` (the paper network, configs/cifar10_vdm.py, at a reduced batch). FLOPs of the
-compiled step come from XLA's cost analysis; the machine's FLOP/s from a large float32 matmul
-timed in the same run. Appends `train_step` and `train_step_utilisation` (key `fraction`)
-records to benchmarks/results.jsonl.
+`cifar10_vdm` (the paper network, configs/cifar10_vdm.py, at a reduced batch). The step's
+model FLOPs come from XLA's cost analysis of the lowered, unrolled step without remat
+(benchmarks.common.step_flops); the machine's FLOP/s from a large matmul in the step's compute
+dtype timed in the same run. Appends `train_step` and `train_step_utilisation`
+(key `fraction`) records to benchmarks/results.jsonl.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from benchmarks.common import record  # noqa: E402
+from benchmarks.common import record, step_flops  # noqa: E402
 from vdmjax.config_files import load_config_file  # noqa: E402
 from vdmjax.train import optim  # noqa: E402
 from vdmjax.train.factory import make_objective  # noqa: E402
@@ -55,9 +56,11 @@ def preset_config(name, batch):
   raise SystemExit(f"--preset {name!r} is not one of vdm_ref, mnist_demo, cifar10_vdm")
 
 
-def matmul_flops_per_s(n=2048, repeats=5):
-  """FLOP/s of an n x n float32 matmul on the default device (2 n^3 per product)."""
-  a = jax.random.normal(jax.random.PRNGKey(0), (n, n))
+def matmul_flops_per_s(dtype, n=None, repeats=5):
+  """FLOP/s of an n x n matmul in ``dtype`` on the default device (2 n^3 per product); n is
+  2048 on CPU and 8192 on accelerators, large enough to reach their peak."""
+  n = n or (2048 if jax.default_backend() == "cpu" else 8192)
+  a = jax.random.normal(jax.random.PRNGKey(0), (n, n), dtype)
   f = jax.jit(lambda x: x @ x)
   jax.block_until_ready(f(a))
   times = []
@@ -100,9 +103,7 @@ def main():
   t0 = time.perf_counter()
   compiled = step_fn.lower(state, device_batch).compile()
   compile_s = time.perf_counter() - t0
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  flops = float(cost.get("flops", float("nan"))) if cost else float("nan")
+  flops = step_flops(config, shape)
   state, metrics = compiled(state, device_batch)      # warm-up
   jax.block_until_ready(metrics)
   times = []
@@ -113,7 +114,7 @@ def main():
     times.append(time.perf_counter() - t0)
   step_s = statistics.median(times)
   peak, peak_kind = peak_memory_bytes()
-  machine = matmul_flops_per_s()
+  machine = matmul_flops_per_s(args.dtype)
   common = dict(preset=args.preset, batch=b, image_shape=list(shape), remat=args.remat,
                 dtype=args.dtype, scan_blocks=str(scan))
   record("train_step", **common, step_s=step_s, images_per_s=b / step_s, steps_per_s=1 / step_s,

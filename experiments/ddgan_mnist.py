@@ -32,10 +32,10 @@ import numpy as np  # noqa: E402
 
 import report  # noqa: E402
 from benchmarks import common  # noqa: E402
+from benchmarks.sampling import same_size_diffusion  # noqa: E402
 from vdmjax.config_files import load_config_file  # noqa: E402
 from vdmjax.eval import images as image_io  # noqa: E402
 from vdmjax.eval import mnist_classifier  # noqa: E402
-from vdmjax.train.factory import make_objective  # noqa: E402
 from vdmjax.train.loop import Experiment  # noqa: E402
 
 
@@ -44,18 +44,6 @@ def ddgan_config(T, steps):
   c.objective.T = T   # a FieldReference: sample.steps follows
   c.train.num_steps = steps
   return c
-
-
-def same_size_diffusion(gen_cfg):
-  """An Improved DDPM (T = 1000, fixed variances) whose eps-net has the generator's U-Net."""
-  c = load_config_file(os.path.join(ROOT, "configs", "mnist_iddpm.py"))
-  c.model.net.update(model_channels=gen_cfg.model_channels, channel_mult=gen_cfg.channel_mult,
-                     num_res_blocks=gen_cfg.num_res_blocks, num_heads=1,
-                     attention_resolutions=gen_cfg.attention_resolutions, dropout=0.0,
-                     learn_sigma=False)
-  c.objective.update(var_type="fixed_small", loss="simple", T=1000)
-  c.sample.respacing = ""
-  return make_objective(c)
 
 
 def count_params(tree):

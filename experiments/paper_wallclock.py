@@ -22,13 +22,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-
 import report  # noqa: E402
+from benchmarks.common import step_flops  # noqa: E402
 from vdmjax.config_files import load_config_file  # noqa: E402
-from vdmjax.train.factory import make_objective  # noqa: E402
-from vdmjax.train.loop import make_mesh, make_train_step, optimizer_for  # noqa: E402
 
 CONFIGS = {  # config -> image shape of its dataset
     "cifar10_vdm": (32, 32, 3), "imagenet32_vdm": (32, 32, 3), "imagenet64_vdm": (64, 64, 3),
@@ -41,30 +37,10 @@ CONFIGS = {  # config -> image shape of its dataset
 DEVICES = {"TPU v3-8": 4 * 123e12, "TPU v4-8": 4 * 275e12, "8x A100": 8 * 312e12}
 
 
-def step_flops(name, shape):
-  """(FLOPs per train step, num_steps, batch) of configs/<name>.py from the lowered step."""
+def config_flops(name, shape):
+  """(FLOPs per train step, num_steps, batch) of configs/<name>.py."""
   c = load_config_file(os.path.join(ROOT, "configs", f"{name}.py"))
-  for block in c.model.values():
-    if "scan_blocks" in block:
-      block.scan_blocks = "false"   # build() takes the string; unrolled, every layer counted
-  objective = make_objective(c)
-  tx, _ = optimizer_for(objective, c)
-  b = c.train.batch_size
-  batch = {"image": jax.ShapeDtypeStruct((b,) + shape, jnp.uint8),
-           "label": jax.ShapeDtypeStruct((b,), jnp.int32)}
-  example = {"image": jnp.zeros((1,) + shape, jnp.uint8), "label": jnp.zeros((1,), jnp.int32)}
-
-  def init(rng):
-    params = objective.init(rng, example)
-    return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params),
-            "ema_params": params, "rng": rng, "aux": objective.init_aux()}
-
-  state = jax.eval_shape(init, jax.random.PRNGKey(0))
-  variant = False if hasattr(objective, "update_variant") else None
-  step = make_train_step(objective, tx, c.optim.ema_decay, make_mesh(1), variant=variant)
-  cost = step.lower(state, batch).cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  return float(cost["flops"]), int(c.train.num_steps), b
+  return step_flops(c, shape), int(c.train.num_steps), c.train.batch_size
 
 
 def measured_cpu_utilisation():
@@ -84,7 +60,7 @@ def main():
   args = p.parse_args()
   records = []
   for name in args.configs.split(","):
-    flops, steps, batch = step_flops(name, CONFIGS[name])
+    flops, steps, batch = config_flops(name, CONFIGS[name])
     rec = {"config": name, "batch": batch, "num_steps": steps, "flops_per_step": flops,
            "total_flops": flops * steps, "mfu_assumed": args.mfu,
            "hours": {d: flops * steps / (peak * args.mfu) / 3600 for d, peak in DEVICES.items()}}

@@ -72,6 +72,13 @@ def test_scanned_stack_equals_unrolled(remat):
   g_s = grad_fn(scanned, stack_unrolled_params(params, 3))
   np.testing.assert_allclose(g_s["conv_in"]["kernel"], g_u["conv_in"]["kernel"], rtol=1e-3,
                              atol=1e-4)
+  if remat:   # remat of the unrolled stack: same parameters, values and gradients
+    unrolled_remat = VDMScoreNet(scan_blocks=False, remat=True, **kw)
+    np.testing.assert_allclose(_apply(unrolled_remat)({"params": params}, Z, G), out_u,
+                               rtol=1e-5, atol=1e-5)
+    g_r = grad_fn(unrolled_remat, params)
+    for a, b in zip(jax.tree.leaves(g_r), jax.tree.leaves(g_u)):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("kernel", [(3, 3), (1, 3), (3, 1)])

@@ -5,8 +5,9 @@ and an up stack of ``n_layer + 1`` blocks that each take the matching down activ
 concatenated on channels; the output conv is zero-initialised and the prediction is
 ``conv(h) + z`` (VDM's "base measure"), so eps_hat = z at initialisation.
 
-Both stacks can run as ``nn.scan`` (optionally rematerialised) over one set of stacked
-parameters: the same function as the unrolled stack, compiled once instead of n_layer times.
+Both stacks can run as ``nn.scan`` over one set of stacked parameters: the same function as the
+unrolled stack, compiled once instead of n_layer times. ``remat`` recomputes each block's
+activations in the backward pass (scanned or unrolled) instead of storing them.
 On XLA:CPU gradients of convolutions inside a loop are far slower (jax-ml/jax#12868), so the
 'auto' setting scans on accelerators only, and a stack scanned on CPU computes its 3x3 convs as
 im2col matmuls (``conv`` 'auto'; benchmarks/scan_vs_unrolled.py records the three variants).
@@ -142,9 +143,10 @@ class VDMScoreNet(nn.Module):
           self.n_embd, self.dropout, self.dtype, conv, name="down")(h, cond, train)
       skips = jnp.concatenate([h0[None], hs], axis=0)[::-1]
     else:
+      block = nn.remat(VDMResBlock, static_argnums=(3,)) if self.remat else VDMResBlock
       skips = [h]
       for i in range(self.n_layer):
-        h = VDMResBlock(self.n_embd, self.dropout, self.dtype, conv, name=f"down_{i}")(
+        h = block(self.n_embd, self.dropout, self.dtype, conv, name=f"down_{i}")(
             h, cond, train)
         skips.append(h)
 
@@ -160,7 +162,7 @@ class VDMScoreNet(nn.Module):
           self.n_embd, self.dropout, self.dtype, conv, name="up")(h, skips, cond, train)
     else:
       for i in range(self.n_layer + 1):
-        h = VDMResBlock(self.n_embd, self.dropout, self.dtype, conv, name=f"up_{i}")(
+        h = block(self.n_embd, self.dropout, self.dtype, conv, name=f"up_{i}")(
             jnp.concatenate([h, skips.pop()], axis=-1), cond, train)
 
     h = nn.swish(group_norm(h, dtype=self.dtype))
