@@ -1,0 +1,31 @@
+"""benchmarks.common.step_flops: the model FLOPs behind the utilisation records."""
+
+import pytest
+
+from benchmarks.common import step_flops
+from tests.configs.tiny_vdm import get_config
+
+SHAPE = (28, 28, 1)
+
+
+def _flops(batch=8, **score):
+  c = get_config()
+  c.train.batch_size = batch
+  c.model.score.update(n_layer=2, **score)
+  return step_flops(c, SHAPE)
+
+
+def test_step_flops_do_not_depend_on_scan_or_remat():
+  # model FLOPs: the stack is counted unrolled and recomputation is not counted
+  base = _flops(scan_blocks="false")
+  assert base > 0
+  assert _flops(scan_blocks="true") == base
+  assert _flops(scan_blocks="true", remat=True) == base
+
+
+def test_step_flops_are_affine_in_the_batch():
+  # per-example work (network forward and backward) grows linearly; the parameter update and
+  # the schedule's own work do not depend on the batch
+  f4, f8, f12 = _flops(4), _flops(8), _flops(12)
+  assert f8 - f4 == pytest.approx(f12 - f8, rel=1e-3)
+  assert f8 - f4 > 0.9 * f4   # the per-example term dominates a step of this network
