@@ -37,14 +37,16 @@ bench: $(STAMP)
 
 # the CPU-scale experiments of the papers, each resumable, then the tables (results/)
 reproduce: $(STAMP)
+	$(BIN)/python experiments/vdm_ablations.py --steps 250 --eval_examples 500 --variance_examples 200
 	$(BIN)/python experiments/iddpm_objectives.py
-	$(BIN)/python experiments/iddpm_respacing.py
+	$(BIN)/python experiments/iddpm_respacing.py --variants hybrid,simple
 	$(BIN)/python experiments/cfg_mog.py
 	$(BIN)/python experiments/guidance_mnist.py
 	$(BIN)/python experiments/likelihood_table.py --rtol 1e-3 --num_examples 32
 	$(BIN)/python experiments/ddgan_25gaussians.py
 	$(BIN)/python experiments/ddgan_mnist.py
 	$(BIN)/python experiments/ddgan_stackedmnist.py
+	$(BIN)/python experiments/paper_wallclock.py
 	$(BIN)/python experiments/paper_tables.py
 
 soak: $(STAMP)
