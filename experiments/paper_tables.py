@@ -102,12 +102,15 @@ def vdm_ablation_rows(results):
   if abl is None:
     return lines + [NOT_RUN]
   lines += [f"{abl['steps']} training steps per run, seeds {abl['seeds']}.", "",
-            "| ablation | variant | bits/dim | Var_t of the diffusion loss |",
-            "| --- | --- | --- | --- |"]
+            "| ablation | variant | bits/dim | minus base (paired) | Var_t of the diffusion loss |",
+            "| --- | --- | --- | --- | --- |"]
   for s in abl["variants"].values():
     var = (_fmt(s["variance_over_t"], s["variance_over_t_se"]) if "variance_over_t" in s
            else "")
-    lines.append(f"| {s['ablation']} | {s['label']} | {_fmt(s['bpd'], s['bpd_se'])} | {var} |")
+    diff = (_fmt(s["bpd_minus_base"], s["bpd_minus_base_se"]) if "bpd_minus_base" in s
+            else "")
+    lines.append(f"| {s['ablation']} | {s['label']} | {_fmt(s['bpd'], s['bpd_se'])} | {diff} | "
+                 f"{var} |")
   inv = abl["variants"].get("base", {}).get("invariance")
   if inv:
     lines += ["", "Schedule invariance (the base denoisers, schedules through the learned end "

@@ -135,7 +135,9 @@ def run(name, seed, args):
 
 
 def summarise(runs):
-  """Per-variant means over seeds with standard errors over seeds."""
+  """Per-variant means over seeds with standard errors over seeds, and the paired difference
+  to the base run of the same seed (the seed's data order and initialisation cancel)."""
+  base = {r["seed"]: r["bpd"] for r in runs if r["variant"] == "base"}
   out = {}
   for name in VARIANTS:
     rs = [r for r in runs if r["variant"] == name]
@@ -144,6 +146,9 @@ def summarise(runs):
     s = {"ablation": VARIANTS[name][0], "label": VARIANTS[name][1],
          "seeds": [r["seed"] for r in rs]}
     s["bpd"], s["bpd_se"] = mean_se([r["bpd"] for r in rs])
+    paired = [r["bpd"] - base[r["seed"]] for r in rs if r["seed"] in base]
+    if name != "base" and len(paired) > 1:
+      s["bpd_minus_base"], s["bpd_minus_base_se"] = mean_se(paired)
     if "estimator" in rs[0]:
       s["variance_over_t"], s["variance_over_t_se"] = mean_se(
           [r["estimator"]["variance_over_t"] for r in rs])
@@ -168,11 +173,12 @@ def write_outputs(summary, runs, args):
                "variants": summary, "per_seed": runs}, f, indent=2)
   pm = lambda m, se, d=3: f"{m:.{d}f} +- {se:.{d}f}"
   rows = [[s["ablation"], s["label"], pm(s["bpd"], s["bpd_se"]),
+           pm(s["bpd_minus_base"], s["bpd_minus_base_se"]) if "bpd_minus_base" in s else "",
            pm(s["variance_over_t"], s["variance_over_t_se"], 4) if "variance_over_t" in s else ""]
           for s in summary.values()]
   report.write_table(os.path.join(args.out, "vdm_ablations.md"),
-                     ["ablation", "variant", "held-out bits/dim", "Var_t of L_diffusion (bpd^2)"],
-                     rows)
+                     ["ablation", "variant", "held-out bits/dim", "minus base, paired by seed",
+                      "Var_t of L_diffusion (bpd^2)"], rows)
   if "base" in summary:
     inv = summary["base"]["invariance"]
     rows = [[shape, pm(v["diffusion_bpd"], v["diffusion_bpd_se"]),
@@ -208,8 +214,16 @@ def main():
   p.add_argument("--variants", default=",".join(VARIANTS))
   p.add_argument("--workdir", default=os.path.join(ROOT, "runs", "vdm_ablations"))
   p.add_argument("--out", default=os.path.join(ROOT, "results"))
+  p.add_argument("--render_only", action="store_true",
+                 help="rewrite the outputs from the per-seed records of the existing JSON")
   args = p.parse_args()
   args.seeds = [int(s) for s in args.seeds.split(",")]
+  if args.render_only:
+    old = json.load(open(os.path.join(args.out, "vdm_ablations.json")))
+    for k in ("steps", "seeds", "eval_examples", "variance_examples", "draws"):
+      setattr(args, k, old[k])
+    write_outputs(summarise(old["per_seed"]), old["per_seed"], args)
+    return
   runs = []
   for name in args.variants.split(","):
     if name not in VARIANTS:

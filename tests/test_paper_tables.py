@@ -54,6 +54,6 @@ def test_vdm_ablation_file_fills_its_rows(tmp_path):
                                            "variance_over_t_se": 9.0}}},
         "T10": {"ablation": "c", "label": "discrete T = 10", "bpd": 3.9, "bpd_se": 0.05}}}, f)
   text = _render(str(tmp_path))
-  assert "| - | base | 3.500 +- 0.100 | 6.500 +- 0.200 |" in text
-  assert "| c | discrete T = 10 | 3.900 +- 0.050 |  |" in text
+  assert "| - | base | 3.500 +- 0.100 |  | 6.500 +- 0.200 |" in text
+  assert "| c | discrete T = 10 | 3.900 +- 0.050 |  |  |" in text
   assert "| cosine | 3.400 +- 0.300 | 80.000 +- 9.000 |" in text
