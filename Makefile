@@ -37,7 +37,7 @@ bench: $(STAMP)
 
 # the CPU-scale experiments of the papers, each resumable, then the tables (results/)
 reproduce: $(STAMP)
-	$(BIN)/python experiments/vdm_ablations.py --steps 250 --eval_examples 500 --variance_examples 200
+	$(BIN)/python experiments/vdm_ablations.py
 	$(BIN)/python experiments/iddpm_objectives.py
 	$(BIN)/python experiments/iddpm_respacing.py --variants hybrid,simple
 	$(BIN)/python experiments/cfg_mog.py

@@ -22,7 +22,7 @@ def get_config():
   c.data = ml_collections.ConfigDict(dict(name="mnist_local", data_dir=None, random_flip=False))
   c.model = ml_collections.ConfigDict()
   c.model.classifier = ml_collections.ConfigDict(dict(
-      name="adm_classifier", num_classes=10, model_channels=32, channel_mult=(1, 2, 2),
+      name="adm_classifier", num_classes=10, model_channels=16, channel_mult=(1, 2, 2),
       num_res_blocks=1, attention_resolutions=(7,), num_head_channels=32, dropout=0.0,
       scale_shift=True, resblock_updown=True, dtype="float32"))
   c.objective = ml_collections.ConfigDict(dict(

@@ -26,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from vdmjax.config_files import load_config_file  # noqa: E402
+from vdmjax.run import write_config  # noqa: E402
 from vdmjax.train.loop import Experiment  # noqa: E402
 
 VARIANTS = {
@@ -63,6 +64,7 @@ def run(name, args):
       return rec
   c = variant_config(name, args.steps, args.T)
   c.eval.num_examples = args.eval_examples
+  write_config(c, workdir)   # a run of other settings there is refused, keys named
   exp = Experiment(c, workdir)
   t0 = time.time()
   exp.train()

@@ -4,9 +4,11 @@ Table 1), side by side with standard errors and evaluation times.
 
     python experiments/likelihood_table.py [--num_examples 64]
 
-Models (trained here if their workdirs hold no final checkpoint):
-- vdm_learned: configs/mnist_vdm.py (learnable_nnet schedule, variance-minimising), the demo;
-- vdm_fixed: the same with the fixed linear schedule;
+Models, shared with the experiments that train them (trained here if their workdirs hold no
+final checkpoint):
+- vdm_learned: the seed-0 base run of experiments/vdm_ablations.py (configs/mnist_vdm.py at
+  16 channels: learnable_nnet schedule, variance-minimising, Fourier features, 250 steps);
+- vdm_fixed: its fixed-linear-schedule run (ablation b, seed 0);
 - iddpm_hybrid: the hybrid-loss model of experiments/iddpm_objectives.py (T = 250).
 The bound is VDM's continuous-time VLB or Improved DDPM's exact T-term bound (bpd_loop); the
 ODE likelihood uses adaptive Tsit5 (rtol = atol = --rtol, 1e-5 by default), one Rademacher
@@ -27,24 +29,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
-from iddpm_objectives import variant_config  # noqa: E402
-from vdmjax.config_files import load_config_file  # noqa: E402
-from vdmjax.run import write_config  # noqa: E402
+import iddpm_objectives  # noqa: E402
+import vdm_ablations  # noqa: E402
 from vdmjax.train.loop import Experiment  # noqa: E402
 
-
-def vdm_config(schedule):
-  c = load_config_file(os.path.join(ROOT, "configs", "mnist_vdm.py"))
-  if schedule == "fixed":
-    c.model.schedule.update(kind="fixed", fixed_shape="linear")
-    c.objective.schedule_grad = "vlb"
-  return c
-
-
-MODELS = {
-    "vdm_learned": (lambda: vdm_config("learned"), "likelihood_table/vdm_learned"),
-    "vdm_fixed": (lambda: vdm_config("fixed"), "likelihood_table/vdm_fixed"),
-    "iddpm_hybrid": (lambda: variant_config("hybrid", 500, 250), "iddpm_objectives/hybrid"),
+MODELS = {   # name -> (config, workdir under runs/)
+    "vdm_learned": (lambda: vdm_ablations.variant_config("base", 0), "vdm_ablations/base_seed0"),
+    "vdm_fixed": (lambda: vdm_ablations.variant_config("fixed_linear", 0),
+                  "vdm_ablations/fixed_linear_seed0"),
+    "iddpm_hybrid": (lambda: iddpm_objectives.variant_config("hybrid", 500, 250),
+                     "iddpm_objectives/hybrid"),
 }
 
 
@@ -53,8 +47,6 @@ def main():
   p.add_argument("--num_examples", type=int, default=64)
   p.add_argument("--models", default=",".join(MODELS))
   p.add_argument("--rtol", type=float, default=1e-5, help="ODE solver tolerance (rtol = atol)")
-  p.add_argument("--vdm_steps", type=int, default=0, help="train the VDM models to this many "
-                 "steps instead of the config's (0: the config's)")
   p.add_argument("--out", default=os.path.join(ROOT, "results"))
   args = p.parse_args()
   models = args.models.split(",")
@@ -70,12 +62,7 @@ def main():
     c = make_config()
     c.eval.update(num_examples=args.num_examples, batch_size=args.num_examples)
     c.eval.ode.update(rtol=args.rtol, atol=args.rtol)
-    if name.startswith("vdm") and args.vdm_steps:
-      c.train.num_steps = args.vdm_steps
-    workdir = os.path.join(ROOT, "runs", rel)
-    if name.startswith("vdm"):
-      write_config(c, workdir)
-    exp = Experiment(c, workdir)
+    exp = Experiment(c, os.path.join(ROOT, "runs", rel))
     t0 = time.time()
     exp.train()
     train_s = time.time() - t0

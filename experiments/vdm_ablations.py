@@ -1,9 +1,11 @@
 """VDM ablations on MNIST (Kingma et al. 2021, Sec. 5-6), each at one training budget and seed set.
 
-    python experiments/vdm_ablations.py [--steps 300] [--seeds 0,1,2] [--eval_examples 1000]
+    python experiments/vdm_ablations.py [--steps 250] [--seeds 0,1,2] [--eval_examples 500]
 
 Every run trains configs/mnist_vdm.py (learnable_nnet schedule trained for low variance,
-Fourier features, continuous time) or one change of it, for ``--steps`` steps with each seed:
+Fourier features, continuous time) at ``--n_embd`` channels (16 by default, half the demo's
+width and a third of its step time, so that 18 runs fit ``make reproduce``'s budget) or one
+change of it, for ``--steps`` steps with each seed:
 
   a. Fourier features on / off: held-out bits per dim (the paper: features improve likelihood).
   b. Learned schedule against the fixed linear one with the same initial end points: held-out
@@ -42,6 +44,7 @@ import numpy as np  # noqa: E402
 import report  # noqa: E402
 from vdmjax.config_files import load_config_file  # noqa: E402
 from vdmjax.nets.schedule import NoiseSchedule  # noqa: E402
+from vdmjax.run import write_config  # noqa: E402
 from vdmjax.train.loop import Experiment  # noqa: E402
 
 VARIANTS = {   # name -> (ablation, label, change of configs/mnist_vdm.py)
@@ -54,8 +57,12 @@ VARIANTS = {   # name -> (ablation, label, change of configs/mnist_vdm.py)
 }
 
 
-def variant_config(name, seed, steps, eval_examples):
+STEPS, EVAL_EXAMPLES, N_EMBD = 250, 500, 16   # the defaults, also of likelihood_table.py
+
+
+def variant_config(name, seed, steps=STEPS, eval_examples=EVAL_EXAMPLES, n_embd=N_EMBD):
   c = load_config_file(os.path.join(ROOT, "configs", "mnist_vdm.py"))
+  c.model.score.n_embd = n_embd
   change = VARIANTS[name][2]
   if "fourier" in change:
     c.model.score.fourier = change["fourier"]
@@ -108,8 +115,10 @@ def mean_se(xs):
 
 
 def run(name, seed, args):
-  exp = Experiment(variant_config(name, seed, args.steps, args.eval_examples),
-                   os.path.join(args.workdir, f"{name}_seed{seed}"))
+  config = variant_config(name, seed, args.steps, args.eval_examples, args.n_embd)
+  workdir = os.path.join(args.workdir, f"{name}_seed{seed}")
+  write_config(config, workdir)   # a run of other settings there is refused, keys named
+  exp = Experiment(config, workdir)
   t0 = time.time()
   exp.train()
   train_s = time.time() - t0
@@ -168,7 +177,8 @@ def summarise(runs):
 def write_outputs(summary, runs, args):
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "vdm_ablations.json"), "w") as f:
-    json.dump({"steps": args.steps, "seeds": args.seeds, "eval_examples": args.eval_examples,
+    json.dump({"steps": args.steps, "n_embd": args.n_embd, "seeds": args.seeds,
+               "eval_examples": args.eval_examples,
                "variance_examples": args.variance_examples, "draws": args.draws,
                "variants": summary, "per_seed": runs}, f, indent=2)
   pm = lambda m, se, d=3: f"{m:.{d}f} +- {se:.{d}f}"
@@ -200,16 +210,17 @@ def write_outputs(summary, runs, args):
     ax.set_xscale("log")
     ax.set_xticks(xs, [str(x) if x < 10_000 else "cont." for x in xs])
     ax.set(xlabel="T (training and evaluation)", ylabel="held-out bits/dim",
-           title=f"VDM MNIST, {args.steps} steps, {len(args.seeds)} seeds")
+           title=f"VDM MNIST, {args.n_embd} ch, {args.steps} steps, {len(args.seeds)} seeds")
     report.save(fig, os.path.join(args.out, "vdm_ablations.png"))
 
 
 def main():
   p = argparse.ArgumentParser()
-  p.add_argument("--steps", type=int, default=300)
+  p.add_argument("--steps", type=int, default=STEPS)
+  p.add_argument("--n_embd", type=int, default=N_EMBD, help="score network channels")
   p.add_argument("--seeds", default="0,1,2")
-  p.add_argument("--eval_examples", type=int, default=1000)
-  p.add_argument("--variance_examples", type=int, default=250)
+  p.add_argument("--eval_examples", type=int, default=EVAL_EXAMPLES)
+  p.add_argument("--variance_examples", type=int, default=200)
   p.add_argument("--draws", type=int, default=16, help="draws of t per image for the variance")
   p.add_argument("--variants", default=",".join(VARIANTS))
   p.add_argument("--workdir", default=os.path.join(ROOT, "runs", "vdm_ablations"))
@@ -222,6 +233,7 @@ def main():
     old = json.load(open(os.path.join(args.out, "vdm_ablations.json")))
     for k in ("steps", "seeds", "eval_examples", "variance_examples", "draws"):
       setattr(args, k, old[k])
+    args.n_embd = old.get("n_embd", 32)   # records before the option were the demo's 32
     write_outputs(summarise(old["per_seed"]), old["per_seed"], args)
     return
   runs = []
