@@ -1,7 +1,7 @@
 """DD-GAN on MNIST: samples after a fixed CPU budget, the T ablation (Xiao et al. 2022,
 Table 2: T = 1, 2, 4, 8) and the sampling time against 1000-step ancestral sampling.
 
-    python experiments/ddgan_mnist.py [--steps 500] [--Ts 1,2,4,8] [--num_samples 1000]
+    python experiments/ddgan_mnist.py [--steps 400] [--Ts 1,2,4,8] [--num_samples 1000]
 
 Each T trains configs/mnist_ddgan.py for the same number of steps and seed (resumable
 workdirs under runs/ddgan_mnist/), samples ``num_samples`` images with the EMA generator and
@@ -70,7 +70,7 @@ def sampling_time(exp, batch):
 
 def main():
   p = argparse.ArgumentParser()
-  p.add_argument("--steps", type=int, default=500)
+  p.add_argument("--steps", type=int, default=400)
   p.add_argument("--Ts", default="1,2,4,8")
   p.add_argument("--num_samples", type=int, default=1000)
   p.add_argument("--batch", type=int, default=64, help="batch of the sampling-time comparison")

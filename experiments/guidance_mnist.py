@@ -1,7 +1,7 @@
 """The guidance trade-off on MNIST at CPU scale: classifier-free guidance (Ho & Salimans 2022,
 Table 1 / Fig. 4) against classifier guidance (Dhariwal & Nichol 2021, ADM-G).
 
-    python experiments/guidance_mnist.py [--num_samples 200]
+    python experiments/guidance_mnist.py [--num_samples 100]
 
 Trains (or resumes) configs/mnist_cfg.py, a class-conditional Improved DDPM with label
 dropout p_uncond = 0.1, and configs/mnist_classifier.py, a noise-aware classifier on the same
@@ -58,7 +58,7 @@ def trained(config_path, workdir):
 
 def main():
   p = argparse.ArgumentParser()
-  p.add_argument("--num_samples", type=int, default=200)
+  p.add_argument("--num_samples", type=int, default=100)
   p.add_argument("--workdir", default=os.path.join(ROOT, "runs", "guidance_mnist"))
   p.add_argument("--out", default=os.path.join(ROOT, "results"))
   p.add_argument("--model_config", default=os.path.join(ROOT, "configs", "mnist_cfg.py"))

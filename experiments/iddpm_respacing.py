@@ -1,7 +1,7 @@
 """Improved DDPM on MNIST: sample quality against the number of respaced sampling steps, for
 learned variances (hybrid loss) and fixed variances (L_simple).
 
-    python experiments/iddpm_respacing.py [--steps 500] [--T 250] [--num_samples 256]
+    python experiments/iddpm_respacing.py [--steps 500] [--T 250] [--num_samples 200]
 
 The paper's claim (Nichol & Dhariwal 2021, Sec. 4, Fig. 8): models with learned variances keep
 their sample quality with far fewer (respaced) steps than fixed-variance models. The two
@@ -46,7 +46,7 @@ def main():
   p = argparse.ArgumentParser()
   p.add_argument("--steps", type=int, default=500)
   p.add_argument("--T", type=int, default=250)
-  p.add_argument("--num_samples", type=int, default=256)
+  p.add_argument("--num_samples", type=int, default=200)
   p.add_argument("--respacings", default="10,25,50,100")
   p.add_argument("--variants", default="hybrid,simple")
   p.add_argument("--workdir", default=os.path.join(ROOT, "runs", "iddpm_objectives"))

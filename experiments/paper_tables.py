@@ -101,7 +101,8 @@ def vdm_ablation_rows(results):
   lines = ["", "### VDM ablations (Sec. 5-6): held-out bits/dim, mean +- SE over seeds", ""]
   if abl is None:
     return lines + [NOT_RUN]
-  lines += [f"{abl['steps']} training steps per run, seeds {abl['seeds']}.", "",
+  lines += [f"Score network of {abl.get('n_embd', 32)} channels, {abl['steps']} training steps "
+            f"per run, seeds {abl['seeds']}.", "",
             "| ablation | variant | bits/dim | minus base (paired) | Var_t of the diffusion loss |",
             "| --- | --- | --- | --- | --- |"]
   for s in abl["variants"].values():
