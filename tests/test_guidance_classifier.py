@@ -160,3 +160,24 @@ def test_classifier_mode_trains_evaluates_and_guides_each_sampler(tmp_path):
   vdm.sample.classifier_workdir = cls_dir
   with pytest.raises(ValueError, match="trained for a 'iddpm' diffusion"):
     Experiment(vdm, str(tmp_path / "vdm")).sample()
+
+
+def test_guidance_strengths_are_run_time_inputs_of_one_compiled_sampler(tmp_path):
+  from vdmjax.train.loop import Experiment
+  exp = Experiment(load_config_file(os.path.join(CONFIGS, "tiny_cfg.py")), str(tmp_path))
+  noise = np.random.default_rng(0)   # off ADM's zero-initialised output, so w matters
+  exp.state = dict(exp.state, ema_params=jax.tree.map(
+      lambda p: p + 0.05 * noise.standard_normal(p.shape).astype(p.dtype), exp.state["params"]))
+  grids = {w: np.load(exp.sample(path=str(tmp_path / f"w{w}.png"), guidance_w=w)
+                      .replace(".png", ".npz"))["images"] for w in (0.5, 2.0, 4.0)}
+  (fn,) = exp._sample_fns.values()
+  assert fn._cache_size() == 1
+  assert not np.array_equal(grids[0.5], grids[4.0])
+  # the traced w gives the sampler of w written into the program as a number
+  s = exp.config.sample
+  shape, labels = (s.num, 28, 28, 1), jnp.arange(s.num) % 10
+  rng = jax.random.PRNGKey(exp.config.seed + 2)
+  params = exp.params_for_eval()
+  constant = jax.jit(lambda p: exp.objective.sample(p, rng, shape, s.steps, labels, 2.0))(params)
+  traced = fn(params, None, rng, labels, jnp.float32(2.0), jnp.float32(0.0))
+  np.testing.assert_allclose(np.asarray(traced), np.asarray(constant), atol=1e-5)

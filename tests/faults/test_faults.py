@@ -122,6 +122,27 @@ def test_nonfinite_step_stops_with_its_number_and_keeps_the_last_good_checkpoint
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(jax.device_get(exp.state)))
 
 
+def test_nonfinite_step_between_logs_is_caught_one_step_later_under_its_own_number(tmp_path):
+  # the loop reads a step's finiteness while the next step runs (no host round trip per
+  # step): a NaN at step 3, neither a log nor a checkpoint step, still stops the run before
+  # anything after it is logged or saved, and names step 3
+  wd = str(tmp_path / "stop")
+  exp = Experiment(_tiny(num_steps=8, checkpoint_every=2, log_every=4, fault_nan_step=3), wd)
+  with pytest.raises(NonFiniteError, match=r"non-finite loss at step 3 .*last good checkpoint "
+                     r"is 2"):
+    exp.train()
+  assert Checkpoints(wd).steps() == [2]
+
+  wd = str(tmp_path / "skip")
+  exp = Experiment(_tiny(num_steps=8, checkpoint_every=8, log_every=4, fault_nan_step=3,
+                         on_nonfinite="skip"), wd)
+  assert exp.train() == 8
+  import json
+  lines = [json.loads(line) for line in open(os.path.join(wd, "metrics.jsonl"))]
+  assert [(r["step"], r["skipped_steps"]) for r in lines if r.get("split") == "train"] == [
+      (4, 1), (8, 1)]
+
+
 def _full_disk():
   # files can grow to 60 kB: config and metrics fit, a checkpoint's arrays do not
   resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))

@@ -23,6 +23,13 @@ def cfg(eps_cond, eps_uncond, w):
   return (1.0 + w) * eps_cond - w * eps_uncond
 
 
+def is_guided(w):
+  """Whether classifier-free guidance runs (the doubled-batch network call): always for a jax
+  array, whose value may be known only at run time (Experiment.sample passes w traced, so one
+  compiled sampler serves every w), otherwise when the number w is not 0."""
+  return isinstance(w, jax.Array) or bool(w)
+
+
 def drop_labels(rng, labels, p_uncond, null_label):
   """Classifier-free guidance training: each label becomes the null label with prob. p_uncond."""
   keep = jax.random.uniform(rng, labels.shape) >= p_uncond

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from vdmjax.core import likelihood, process
+from vdmjax.core import guidance, likelihood, process
 
 
 def chain_gammas(T, beta_min=0.1, beta_max=20.0, eps_small=1e-3):
@@ -232,7 +232,7 @@ class DDGANObjective:
     if num_steps not in (0, self.T):
       raise ValueError(f"sample.steps = {num_steps}: a DD-GAN samples with its T = {self.T} "
                        "steps (set sample.steps to objective.T)")
-    if labels is not None or guidance_w or cond_fn is not None:
+    if labels is not None or guidance.is_guided(guidance_w) or cond_fn is not None:
       raise ValueError("a DD-GAN is unconditional: sample.conditional, guidance_w and "
                        "classifier_workdir do not apply")
     return sample(self.g_fn(params["generator"]), rng, shape, self.gammas, self.nz)

@@ -453,7 +453,7 @@ class IDDPMObjective:
     """
     spec = self.sample_respacing or str(num_steps or self.diffusion.num_timesteps)
     d = respace(self.betas, space_timesteps(len(self.betas), spec), self.diffusion.var_type)
-    if labels is not None and self.num_classes > 0 and guidance_w:
+    if labels is not None and self.num_classes > 0 and guidance.is_guided(guidance_w):
       def model_fn(x, t):
         both = self.net.apply({"params": params}, jnp.concatenate([x, x]),
                               jnp.concatenate([t, t]),

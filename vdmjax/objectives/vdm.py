@@ -253,7 +253,7 @@ class VDMObjective:
     guidance: a mean shift by the step's variance (ancestral) or eps - sigma_t s grad (DDIM).
     The predicted x is clipped to [-1, 1], or dynamically thresholded at ``percentile``.
     """
-    if labels is not None and self.num_classes > 0 and guidance_w:
+    if labels is not None and self.num_classes > 0 and guidance.is_guided(guidance_w):
       cond = lambda z, g, c: self.score_net.apply({"params": params["score"]}, z, g, c)
       denoiser = guidance.cfg_denoiser(cond, labels, self.num_classes, guidance_w)
     else:

@@ -213,22 +213,39 @@ class Experiment:
       batch = batches[0] if substeps == 1 else jax.tree.map(lambda *b: np.stack(b), *batches)
       return shard_batch(batch, self.mesh, substeps)
 
+    def check_finite(checked_step, metrics):
+      """Stop, or count a skip, for a non-finite step (its update was not applied in-graph)."""
+      nonlocal skipped
+      if bool(metrics["finite"]):
+        return
+      bad = {k: float(v) for k, v in metrics.items() if not np.isfinite(float(v))}
+      name = "loss" if "loss" in bad else next(iter(bad), "gradient")
+      if cfg.get("on_nonfinite", "stop") == "stop":
+        raise NonFiniteError(
+            f"non-finite {name} at step {checked_step} ({bad or 'gradient norm'}); the last good "
+            f"checkpoint is {self.ckpt.steps()[-1] if self.ckpt.steps() else 'none'}")
+      skipped += 1
+
     try:
       batch = device_batch(step) if step < cfg.num_steps else None
+      unchecked = None   # (step, metrics) of the newest step whose flag the host has not read
       while step < cfg.num_steps:
         self.state, metrics = step_fn(self.state, batch, step)
         step += substeps
         # the next batch is gathered and sent while the device computes this step (dispatch
-        # is asynchronous; the finiteness check below is the step's first host sync)
+        # is asynchronous). The host reads the finiteness of the step before, which finishes
+        # while this one is queued: reading this step's own flag would leave the device idle
+        # for a host round trip every step.
         batch = device_batch(step) if step < cfg.num_steps else None
-        if not bool(metrics["finite"]):
-          bad = {k: float(v) for k, v in metrics.items() if not np.isfinite(float(v))}
-          name = "loss" if "loss" in bad else next(iter(bad), "gradient")
-          if cfg.get("on_nonfinite", "stop") == "stop":
-            raise NonFiniteError(
-                f"non-finite {name} at step {step} ({bad or 'gradient norm'}); the last good "
-                f"checkpoint is {self.ckpt.steps()[-1] if self.ckpt.steps() else 'none'}")
-          skipped += 1
+        if unchecked is not None:
+          check_finite(*unchecked)
+        unchecked = (step, metrics)
+        at_eval = cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.num_steps
+        stopping = stop["signal"] is not None   # read once: the handler may set it any time
+        if (step % cfg.get("log_every", 50) == 0 or step % cfg.checkpoint_every == 0
+            or step == cfg.num_steps or at_eval or stopping):
+          check_finite(*unchecked)   # nothing is logged or saved before its step is checked
+          unchecked = None
         if step % cfg.get("log_every", 50) == 0 or step == cfg.num_steps:
           now = time.time()
           scalars = {k: v for k, v in jax.device_get(metrics).items() if k != "finite"}
@@ -240,7 +257,7 @@ class Experiment:
           progress.update(step, f"{shown} {scalars[shown]:.3f}")
         if step % cfg.checkpoint_every == 0 or step == cfg.num_steps:
           self.ckpt.save(step, self.state)
-        if cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.num_steps:
+        if at_eval:
           result = self.evaluate(num_examples=self.config.eval.get("train_eval_examples", 500),
                                  write=False)
           writer.write(step, {k: v for k, v in result.items()
@@ -249,7 +266,7 @@ class Experiment:
             self.ckpt.save_best(step, self.state, result[self.best_metric])
           if hasattr(self.objective, "sample"):
             self.sample(path=os.path.join(self.workdir, "samples", f"step_{step}.png"))
-        if stop["signal"] is not None:
+        if stopping:
           print(f"received signal {stop['signal']}: checkpointing step {step} and exiting",
                 flush=True)
           if step % cfg.checkpoint_every:   # at a checkpoint step it was saved just above
@@ -350,22 +367,28 @@ class Experiment:
     options = dict(sampler=scfg.get("sampler", "ancestral"), eta=scfg.get("eta", 0.0),
                    percentile=scfg.get("threshold_percentile", 0.0))
     scale = float(scfg.get("classifier_scale", 0.0))
-    key = (shape, float(w), labels is None, classifier_dir, scale, tuple(options.items()))
+    # w and the classifier scale are run-time inputs: one compile serves every strength (a
+    # sweep of guidance settings does not recompile); only w = 0, which drops the doubled
+    # batch of CFG, is a program of its own
+    guided = bool(w)
+    key = (shape, guided, labels is None, classifier_dir, tuple(options.items()))
     if key not in self._sample_fns:   # periodic samples during training reuse one compile
 
-      def sample_fn(params, cls_params, rng, labels):
+      def sample_fn(params, cls_params, rng, labels, w, scale):
         cond_fn = classifier.guidance_fn(cls_params, labels, scale) if classifier else None
-        return self.objective.sample(params, rng, shape, scfg.steps, labels, w, cond_fn=cond_fn,
-                                     **options)
+        return self.objective.sample(params, rng, shape, scfg.steps, labels,
+                                     w if guided else 0.0, cond_fn=cond_fn, **options)
 
       self._sample_fns[key] = jax.jit(sample_fn)
     rng = jax.random.PRNGKey(self.config.seed + 2)
+    strengths = (jnp.float32(w), jnp.float32(scale))
     if chunk == num:
-      x = jax.device_get(self._sample_fns[key](self.params_for_eval(), cls_params, rng, labels))
+      x = jax.device_get(self._sample_fns[key](self.params_for_eval(), cls_params, rng, labels,
+                                               *strengths))
     else:   # sample.batch_size at a time (50,000 samples for FID do not fit one call)
       x = np.concatenate([jax.device_get(self._sample_fns[key](
           self.params_for_eval(), cls_params, jax.random.fold_in(rng, i),
-          None if labels is None else labels[i * chunk:(i + 1) * chunk]))
+          None if labels is None else labels[i * chunk:(i + 1) * chunk], *strengths))
           for i in range(num // chunk)])
     points = x.ndim == 2   # 2-D toy data: a scatter plot, float points in the archive
     x = np.asarray(x) if points else image_io.to_uint8(x)

@@ -1,0 +1,89 @@
+"""Train-loop overhead: the shared loop's time per step against the jitted step alone.
+
+    python benchmarks/train_loop.py [--n_embd 32] [--batch 32] [--steps 40]
+
+The loop (`Experiment.train`) adds the host's work around the jitted step: gathering and
+sending the next batch, the finiteness check, metrics and checkpoints. Its time per step is
+read from the loop's own `steps_per_s` over steps N+1..2N of a 2N-step run of
+configs/mnist_vdm.py (at --n_embd channels and batch --batch; no checkpoint or eval inside the
+window). The step alone is timed pipelined: N steps dispatched back to back on one device
+batch and a single block at the end, so the device never waits for the host. Appends a
+`train_loop_overhead` record with `fraction` = loop seconds per step / pipelined step seconds
+- 1 (about 0 when the loop keeps the device busy; a per-step host round trip shows up here
+first on small steps and fast accelerators).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import jax
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from benchmarks.common import record  # noqa: E402
+from vdmjax.config_files import load_config_file  # noqa: E402
+from vdmjax.train import optim  # noqa: E402
+from vdmjax.train.factory import make_objective  # noqa: E402
+from vdmjax.train.loop import (Experiment, init_state, make_mesh, make_train_step,  # noqa: E402
+                               shard_batch)
+
+
+def pipelined_step_seconds(config, steps):
+  """Seconds per step of ``steps`` jitted steps dispatched without a host sync between them."""
+  mesh = make_mesh()
+  objective = make_objective(config)
+  tx, _ = optim.make_optimizer(config.optim, config.train.num_steps)
+  rng = np.random.default_rng(0)
+  b = config.train.batch_size
+  batch = {"image": rng.integers(0, 256, (b, 28, 28, 1), dtype=np.uint8),
+           "label": rng.integers(0, 10, (b,), dtype=np.int32)}
+  state = init_state(objective, tx, {k: v[:mesh.size] for k, v in batch.items()}, 0, mesh)
+  step_fn = make_train_step(objective, tx, config.optim.ema_decay, mesh)
+  device_batch = shard_batch(batch, mesh)
+  state, metrics = step_fn(state, device_batch)   # compile and warm up
+  jax.block_until_ready(metrics)
+  t0 = time.perf_counter()
+  for _ in range(steps):
+    state, metrics = step_fn(state, device_batch)
+  jax.block_until_ready((state, metrics))
+  return (time.perf_counter() - t0) / steps
+
+
+def loop_step_seconds(config, steps):
+  """Seconds per step of the loop over steps N+1..2N of a fresh 2N-step run."""
+  config.train.update(num_steps=2 * steps, log_every=steps, checkpoint_every=2 * steps,
+                      eval_every=0, async_checkpoints=False)
+  with tempfile.TemporaryDirectory() as workdir:
+    Experiment(config, workdir).train()
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+      last = [json.loads(line) for line in f][-1]
+  assert last["step"] == 2 * steps, last
+  return 1.0 / last["steps_per_s"]
+
+
+def main():
+  p = argparse.ArgumentParser()
+  p.add_argument("--n_embd", type=int, default=32)
+  p.add_argument("--n_layer", type=int, default=2)
+  p.add_argument("--batch", type=int, default=32)
+  p.add_argument("--steps", type=int, default=40)
+  args = p.parse_args()
+  config = load_config_file(os.path.join(ROOT, "configs", "mnist_vdm.py"))
+  config.model.score.update(n_embd=args.n_embd, n_layer=args.n_layer)
+  config.train.batch_size = args.batch
+  step_s = pipelined_step_seconds(config, args.steps)
+  loop_s = loop_step_seconds(config, args.steps)
+  record("train_loop_overhead", n_embd=args.n_embd, n_layer=args.n_layer, batch=args.batch,
+         steps=args.steps, pipelined_step_s=step_s, loop_step_s=loop_s,
+         fraction=loop_s / step_s - 1.0)
+
+
+if __name__ == "__main__":
+  main()
