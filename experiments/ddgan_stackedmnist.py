@@ -5,7 +5,7 @@ KL 0.0558 with T = 4).
 
 Data: 'stacked_mnist_local' (three embedded-MNIST digits in the R, G, B channels). The model is
 configs/mnist_ddgan.py with three output channels; 'cpu' keeps its CPU widths and trains
-``--steps`` (default 500) steps, 'paper' widens the generator to 64 channels with 2 ResNet
+``--steps`` (default 300) steps, 'paper' widens the generator to 64 channels with 2 ResNet
 blocks per level, batch 256, 50,000 steps (an accelerator run). Either way 26,000 samples are
 drawn with the EMA generator, each channel is classified by the independent MNIST classifier
 (vdmjax.eval.mnist_classifier), and the digit triple names the mode; the number of modes hit
@@ -62,11 +62,11 @@ def modes_of(scorer, images):
 def main():
   p = argparse.ArgumentParser()
   p.add_argument("--size", choices=("cpu", "paper"), default="cpu")
-  p.add_argument("--steps", type=int, default=0, help="default: 500 (cpu), 50000 (paper)")
+  p.add_argument("--steps", type=int, default=0, help="default: 300 (cpu), 50000 (paper)")
   p.add_argument("--workdir", default=os.path.join(ROOT, "runs", "ddgan_stackedmnist"))
   p.add_argument("--out", default=os.path.join(ROOT, "results"))
   args = p.parse_args()
-  steps = args.steps or (500 if args.size == "cpu" else 50_000)
+  steps = args.steps or (300 if args.size == "cpu" else 50_000)
   os.makedirs(args.out, exist_ok=True)
   scorer = mnist_classifier.load_or_train(os.path.join(ROOT, "runs", "eval_classifier"))
   exp = Experiment(stacked_config(args.size, steps), os.path.join(args.workdir, args.size))
