@@ -241,9 +241,8 @@ class Experiment:
           check_finite(*unchecked)
         unchecked = (step, metrics)
         at_eval = cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.num_steps
-        stopping = stop["signal"] is not None   # read once: the handler may set it any time
         if (step % cfg.get("log_every", 50) == 0 or step % cfg.checkpoint_every == 0
-            or step == cfg.num_steps or at_eval or stopping):
+            or step == cfg.num_steps or at_eval):
           check_finite(*unchecked)   # nothing is logged or saved before its step is checked
           unchecked = None
         if step % cfg.get("log_every", 50) == 0 or step == cfg.num_steps:
@@ -266,7 +265,9 @@ class Experiment:
             self.ckpt.save_best(step, self.state, result[self.best_metric])
           if hasattr(self.objective, "sample"):
             self.sample(path=os.path.join(self.workdir, "samples", f"step_{step}.png"))
-        if stopping:
+        if stop["signal"] is not None:
+          if unchecked is not None:   # the handler may run at any time: check before saving
+            check_finite(*unchecked)
           print(f"received signal {stop['signal']}: checkpointing step {step} and exiting",
                 flush=True)
           if step % cfg.checkpoint_every:   # at a checkpoint step it was saved just above
