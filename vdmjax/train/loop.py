@@ -82,11 +82,12 @@ def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0
                    finite=finite.astype(jnp.float32))
     new = {"step": state["step"] + 1, "params": params, "opt_state": opt_state,
            "ema_params": ema, "rng": state["rng"], "aux": aux}
-    # a non-finite update leaves the state as it was; the loop stops or counts a skip
-    keep_old = lambda n, o: jnp.where(finite, n, o)
-    new = {k: (jax.tree.map(keep_old, new[k], state[k]) if k != "step" else new[k])
-           for k in new}
-    return new, metrics
+    # a non-finite update leaves the state as it was; the loop stops or counts a skip. One
+    # lax.cond over the whole state, not a jnp.where per leaf: XLA:CPU compiled the DD-GAN step
+    # with per-leaf selects in 160 s against 30 s with the cond
+    kept = jax.lax.cond(finite, lambda: {k: v for k, v in new.items() if k != "step"},
+                        lambda: {k: v for k, v in state.items() if k != "step"})
+    return dict(kept, step=new["step"]), metrics
 
   def step(state, batch):
     if substeps == 1:
