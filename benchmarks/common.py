@@ -15,7 +15,8 @@ import numpy as np
 from jax.sharding import Mesh
 
 from vdmjax.train.factory import make_objective
-from vdmjax.train.loop import make_train_step, optimizer_for
+from vdmjax.train.loop import (init_state, make_mesh, make_train_step, optimizer_for,
+                               shard_batch)
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.jsonl")
 
@@ -48,6 +49,21 @@ def timed(fn, *args, repeats=3):
     jax.block_until_ready(compiled(*args))
     runs.append(time.perf_counter() - t0)
   return compile_s, statistics.median(runs)
+
+
+def step_setup(config, shape):
+  """(state, jitted train step, device batch) of ``config`` on all devices, with a batch of
+  random uint8 images ``shape`` and labels at the config's global batch size."""
+  mesh = make_mesh()
+  objective = make_objective(config)
+  tx, _ = optimizer_for(objective, config)
+  b = config.train.batch_size
+  rng = np.random.default_rng(0)
+  batch = {"image": rng.integers(0, 256, (b,) + tuple(shape), dtype=np.uint8),
+           "label": rng.integers(0, 10, (b,), dtype=np.int32)}
+  state = init_state(objective, tx, {k: v[:mesh.size] for k, v in batch.items()}, 0, mesh)
+  step_fn = make_train_step(objective, tx, config.optim.ema_decay, mesh)
+  return state, step_fn, shard_batch(batch, mesh)
 
 
 def step_flops(config, shape):

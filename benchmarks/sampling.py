@@ -63,32 +63,36 @@ def same_size_diffusion(gen_cfg):
 def main():
   p = argparse.ArgumentParser()
   p.add_argument("--batch", type=int, default=64)
-  p.add_argument("--only", default="", help="'ddgan': only the DD-GAN sampling comparison")
+  p.add_argument("--only", default="", choices=["", "ddgan"],
+                 help="'ddgan': only the DD-GAN sampling comparison")
   args = p.parse_args()
   b, shape = args.batch, (args.batch, 28, 28, 1)
   rng = jax.random.PRNGKey(0)
   labels = jnp.arange(b) % 10
-  vdm, vdm_params = model("mnist_vdm.py", num_classes=10)
-  iddpm, iddpm_params = model("mnist_iddpm.py", num_classes=10)
-  iddpm.sample_respacing = ""
-  ddgan, ddgan_params = model("mnist_ddgan.py")
+  builders = {"vdm": lambda: model("mnist_vdm.py", num_classes=10),
+              "iddpm": lambda: model("mnist_iddpm.py", num_classes=10),
+              "ddgan": lambda: model("mnist_ddgan.py")}
+  models = {kind: build() for kind, build in builders.items() if kind.startswith(args.only)}
+  if "iddpm" in models:
+    models["iddpm"][0].sample_respacing = ""
   cases = {
-      "vdm_ancestral_1000": lambda p, r: vdm.sample(p, r, shape, 1000),
-      "vdm_ancestral_1000_cfg": lambda p, r: vdm.sample(p, r, shape, 1000, labels, 1.0),
-      "iddpm_ancestral_50": lambda p, r: iddpm.sample(p, r, shape, 50),
-      "iddpm_ddim_50": lambda p, r: iddpm.sample(p, r, shape, 50, sampler="ddim"),
-      "iddpm_ancestral_50_cfg": lambda p, r: iddpm.sample(p, r, shape, 50, labels, 1.0),
-      "ddgan_4": lambda p, r: ddgan.sample(p, r, shape),
+      "vdm_ancestral_1000": lambda o, p, r: o.sample(p, r, shape, 1000),
+      "vdm_ancestral_1000_cfg": lambda o, p, r: o.sample(p, r, shape, 1000, labels, 1.0),
+      "iddpm_ancestral_50": lambda o, p, r: o.sample(p, r, shape, 50),
+      "iddpm_ddim_50": lambda o, p, r: o.sample(p, r, shape, 50, sampler="ddim"),
+      "iddpm_ancestral_50_cfg": lambda o, p, r: o.sample(p, r, shape, 50, labels, 1.0),
+      "ddgan_4": lambda o, p, r: o.sample(p, r, shape),
   }
-  if args.only:
-    cases = {k: v for k, v in cases.items() if k.startswith(args.only)}
   seconds = {}
   for name, fn in cases.items():
-    params = {"vdm": vdm_params, "iddpm": iddpm_params, "ddgan": ddgan_params}[
-        name.split("_")[0]]
-    compile_s, seconds[name] = timed(fn, params, rng, repeats=1 if "1000" in name else 3)
+    if name.split("_")[0] not in models:
+      continue
+    objective, params = models[name.split("_")[0]]
+    compile_s, seconds[name] = timed(lambda p, r, fn=fn, o=objective: fn(o, p, r), params, rng,
+                                     repeats=1 if "1000" in name else 3)
     record("sampling", case=name, batch=b, seconds=seconds[name], images_per_s=b /
            seconds[name], compile_s=compile_s)
+  ddgan, ddgan_params = models["ddgan"]
 
   # DD-GAN's 4 generator calls against 1000 ancestral steps (iDDPM sampler, fixed variances)
   # at equal network size: the eps-net is the generator's own network with a fresh z per step
@@ -110,6 +114,7 @@ def main():
 
   if args.only:
     return
+  (vdm, vdm_params), (iddpm, iddpm_params) = models["vdm"], models["iddpm"]
 
   # one CFG network call (conditional and unconditional halves batched) against one
   # conditional call at twice the batch: the same FLOPs, so ideally the same time

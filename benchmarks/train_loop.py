@@ -23,30 +23,17 @@ import tempfile
 import time
 
 import jax
-import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from benchmarks.common import record  # noqa: E402
+from benchmarks.common import record, step_setup  # noqa: E402
 from vdmjax.config_files import load_config_file  # noqa: E402
-from vdmjax.train import optim  # noqa: E402
-from vdmjax.train.factory import make_objective  # noqa: E402
-from vdmjax.train.loop import (Experiment, init_state, make_mesh, make_train_step,  # noqa: E402
-                               shard_batch)
+from vdmjax.train.loop import Experiment  # noqa: E402
 
 
 def pipelined_step_seconds(config, steps):
   """Seconds per step of ``steps`` jitted steps dispatched without a host sync between them."""
-  mesh = make_mesh()
-  objective = make_objective(config)
-  tx, _ = optim.make_optimizer(config.optim, config.train.num_steps)
-  rng = np.random.default_rng(0)
-  b = config.train.batch_size
-  batch = {"image": rng.integers(0, 256, (b, 28, 28, 1), dtype=np.uint8),
-           "label": rng.integers(0, 10, (b,), dtype=np.int32)}
-  state = init_state(objective, tx, {k: v[:mesh.size] for k, v in batch.items()}, 0, mesh)
-  step_fn = make_train_step(objective, tx, config.optim.ema_decay, mesh)
-  device_batch = shard_batch(batch, mesh)
+  state, step_fn, device_batch = step_setup(config, (28, 28, 1))
   state, metrics = step_fn(state, device_batch)   # compile and warm up
   jax.block_until_ready(metrics)
   t0 = time.perf_counter()

@@ -25,15 +25,11 @@ import sys
 import time
 
 import jax
-import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from benchmarks.common import record, step_flops  # noqa: E402
+from benchmarks.common import record, step_flops, step_setup  # noqa: E402
 from vdmjax.config_files import load_config_file  # noqa: E402
-from vdmjax.train import optim  # noqa: E402
-from vdmjax.train.factory import make_objective  # noqa: E402
-from vdmjax.train.loop import init_state, make_mesh, make_train_step, shard_batch  # noqa: E402
 
 
 def preset_config(name, batch):
@@ -90,16 +86,8 @@ def main():
   config, shape = preset_config(args.preset, args.batch)
   scan = {"true": True, "false": False}.get(args.scan_blocks.lower(), "auto")
   config.model.score.update(remat=args.remat, dtype=args.dtype, scan_blocks=scan)
-  mesh = make_mesh()
-  objective = make_objective(config)
-  tx, _ = optim.make_optimizer(config.optim, config.train.num_steps)
+  state, step_fn, device_batch = step_setup(config, shape)
   b = config.train.batch_size
-  rng = np.random.default_rng(0)
-  batch = {"image": rng.integers(0, 256, (b,) + shape, dtype=np.uint8),
-           "label": rng.integers(0, 10, (b,), dtype=np.int32)}
-  state = init_state(objective, tx, {k: v[:mesh.size] for k, v in batch.items()}, 0, mesh)
-  step_fn = make_train_step(objective, tx, config.optim.ema_decay, mesh)
-  device_batch = shard_batch(batch, mesh)
   t0 = time.perf_counter()
   compiled = step_fn.lower(state, device_batch).compile()
   compile_s = time.perf_counter() - t0

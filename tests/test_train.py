@@ -12,7 +12,7 @@ import pytest
 
 from tests.configs.tiny_vdm import get_config
 from tests.resume import full_and_resumed
-from vdmjax.train.loop import Experiment
+from vdmjax.train.loop import Experiment, make_train_step, shard_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -169,3 +169,29 @@ def test_substeps_follow_the_one_update_per_call_trajectory(tmp_path):
   assert int(states[1]["step"]) == 4
   for a, b in zip(jax.tree.leaves(states[0]), jax.tree.leaves(states[1])):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_nonfinite_update_leaves_the_state_bit_for_bit(tmp_path):
+  # the in-graph guard: a poisoned step returns the state it was given (step count aside),
+  # while the same step unpoisoned moves the parameters
+  c = get_config()
+  c.optim.warmup_steps = 0   # a first step of warm-up has learning rate 0
+  exp = Experiment(c, str(tmp_path))
+  b = c.train.batch_size
+  rng = np.random.default_rng(0)
+  batch = shard_batch({"image": rng.integers(0, 256, (b, 28, 28, 1), dtype=np.uint8),
+                       "label": rng.integers(0, 10, (b,), dtype=np.int32)}, exp.mesh)
+  before = jax.device_get(exp.state)
+  copy = lambda: jax.tree.map(lambda x: x.copy(), exp.state)
+  for nan_step, finite in ((1, 0.0), (0, 1.0)):
+    step = make_train_step(exp.objective, exp.tx, c.optim.ema_decay, exp.mesh,
+                           fault_nan_step=nan_step)
+    after, metrics = jax.device_get(step(copy(), batch))
+    assert float(metrics["finite"]) == finite and int(after["step"]) == 1
+    same = [np.array_equal(a, b) for a, b in zip(jax.tree.leaves(after["params"]),
+                                                 jax.tree.leaves(before["params"]))]
+    assert all(same) if nan_step else not all(same)
+    if nan_step:
+      for key in ("opt_state", "ema_params", "rng", "aux"):
+        for a, b in zip(jax.tree.leaves(after[key]), jax.tree.leaves(before[key])):
+          np.testing.assert_array_equal(a, b)

@@ -241,12 +241,13 @@ class Experiment:
         if unchecked is not None:
           check_finite(*unchecked)
         unchecked = (step, metrics)
+        at_log = step % cfg.get("log_every", 50) == 0 or step == cfg.num_steps
+        at_ckpt = step % cfg.checkpoint_every == 0 or step == cfg.num_steps
         at_eval = cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.num_steps
-        if (step % cfg.get("log_every", 50) == 0 or step % cfg.checkpoint_every == 0
-            or step == cfg.num_steps or at_eval):
+        if at_log or at_ckpt or at_eval:
           check_finite(*unchecked)   # nothing is logged or saved before its step is checked
           unchecked = None
-        if step % cfg.get("log_every", 50) == 0 or step == cfg.num_steps:
+        if at_log:
           now = time.time()
           scalars = {k: v for k, v in jax.device_get(metrics).items() if k != "finite"}
           scalars.update(lr=self.lr_fn(step), steps_per_s=cfg.get("log_every", 50) /
@@ -255,7 +256,7 @@ class Experiment:
           writer.write(step, scalars)
           shown = "bpd" if "bpd" in scalars else "loss"
           progress.update(step, f"{shown} {scalars[shown]:.3f}")
-        if step % cfg.checkpoint_every == 0 or step == cfg.num_steps:
+        if at_ckpt:
           self.ckpt.save(step, self.state)
         if at_eval:
           result = self.evaluate(num_examples=self.config.eval.get("train_eval_examples", 500),
@@ -271,7 +272,7 @@ class Experiment:
             check_finite(*unchecked)
           print(f"received signal {stop['signal']}: checkpointing step {step} and exiting",
                 flush=True)
-          if step % cfg.checkpoint_every:   # at a checkpoint step it was saved just above
+          if not at_ckpt:   # at a checkpoint step it was saved just above
             self.ckpt.save(step, self.state, force=True)
           break
     finally:
