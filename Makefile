@@ -30,6 +30,8 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_step.py --preset vdm_ref
 	$(BIN)/python benchmarks/train_step.py --preset mnist_demo
+	$(BIN)/python benchmarks/train_step.py --preset mnist_iddpm
+	$(BIN)/python benchmarks/train_step.py --preset mnist_ddgan
 	$(BIN)/python benchmarks/train_step.py --preset cifar10_vdm --batch 8
 	$(BIN)/python benchmarks/train_loop.py --n_embd 16 --n_layer 1 --batch 8 --steps 100
 	$(BIN)/python benchmarks/sampling.py --batch 64

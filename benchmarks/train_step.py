@@ -2,17 +2,19 @@
 achieved fraction of the machine's matmul FLOP/s, for the shared loop's jitted step.
 
     python benchmarks/train_step.py --preset vdm_ref        # prints step_s=<median seconds>
-    python benchmarks/train_step.py --preset mnist_demo
+    python benchmarks/train_step.py --preset mnist_demo|mnist_iddpm|mnist_ddgan
     python benchmarks/train_step.py --preset cifar10_vdm --batch 8 [--remat] [--dtype bfloat16]
 
 Presets: `vdm_ref` (32x32x3 uint8, batch 8, 4 ResNet blocks of 64 channels, Fourier features,
 learnable_nnet schedule, continuous time, dropout 0.1, AdamW with EMA: the size at which we
-compare against google-research/vdm's own step), `mnist_demo` (configs/mnist_vdm.py) and
-`cifar10_vdm` (the paper network, configs/cifar10_vdm.py, at a reduced batch). The step's
-model FLOPs come from XLA's cost analysis of the lowered, unrolled step without remat
-(benchmarks.common.step_flops); the machine's FLOP/s from a large matmul in the step's compute
-dtype timed in the same run. Appends `train_step` and `train_step_utilisation`
-(key `fraction`) records to benchmarks/results.jsonl.
+compare against google-research/vdm's own step), `mnist_demo` (configs/mnist_vdm.py),
+`mnist_iddpm` and `mnist_ddgan` (the CPU configs of the other methods; DD-GAN's step without
+R1, the update of 14 steps in 15) and `cifar10_vdm` (the paper network,
+configs/cifar10_vdm.py, at a reduced batch). The step's model FLOPs come from XLA's cost
+analysis of the lowered, unrolled step without remat (benchmarks.common.step_flops); the
+machine's FLOP/s from a large matmul in the step's compute dtype timed in the same run.
+Appends `train_step` and `train_step_utilisation` (key `fraction`) records to
+benchmarks/results.jsonl.
 """
 
 from __future__ import annotations
@@ -45,11 +47,29 @@ def preset_config(name, batch):
     c = load_config_file(os.path.join(ROOT, "configs", "mnist_vdm.py"))
     c.train.batch_size = batch or c.train.batch_size
     return c, (28, 28, 1)
+  if name in ("mnist_iddpm", "mnist_ddgan"):
+    c = load_config_file(os.path.join(ROOT, "configs", f"{name}.py"))
+    c.train.batch_size = batch or c.train.batch_size
+    return c, (28, 28, 1)
   if name == "cifar10_vdm":
     c = load_config_file(os.path.join(ROOT, "configs", "cifar10_vdm.py"))
     c.train.batch_size = batch or 8
     return c, (32, 32, 3)
-  raise SystemExit(f"--preset {name!r} is not one of vdm_ref, mnist_demo, cifar10_vdm")
+  raise SystemExit(f"--preset {name!r} is not one of vdm_ref, mnist_demo, mnist_iddpm, "
+                   "mnist_ddgan, cifar10_vdm")
+
+
+def set_network_options(config, **options):
+  """Sets each option on every network block of config.model that has it (dtype: all
+  networks; remat, scan_blocks: the VDM score network); an option set away from its default
+  that no network has is an error."""
+  defaults = {"remat": False, "dtype": "float32", "scan_blocks": "auto"}
+  for key, value in options.items():
+    blocks = [b for b in config.model.values() if key in b]
+    if not blocks and value != defaults[key]:
+      raise SystemExit(f"--{key}: no network of this preset has model.*.{key}")
+    for block in blocks:
+      block[key] = value
 
 
 def matmul_flops_per_s(dtype, n=None, repeats=5):
@@ -85,7 +105,8 @@ def main():
   args = p.parse_args()
   config, shape = preset_config(args.preset, args.batch)
   scan = {"true": True, "false": False}.get(args.scan_blocks.lower(), "auto")
-  config.model.score.update(remat=args.remat, dtype=args.dtype, scan_blocks=scan)
+  set_network_options(config, remat=args.remat, dtype=args.dtype,
+                      scan_blocks=args.scan_blocks.lower())   # build() reads the string
   state, step_fn, device_batch = step_setup(config, shape)
   b = config.train.batch_size
   t0 = time.perf_counter()

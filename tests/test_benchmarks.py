@@ -29,3 +29,16 @@ def test_step_flops_are_affine_in_the_batch():
   f4, f8, f12 = _flops(4), _flops(8), _flops(12)
   assert f8 - f4 == pytest.approx(f12 - f8, rel=1e-3)
   assert f8 - f4 > 0.9 * f4   # the per-example term dominates a step of this network
+
+
+def test_network_options_reach_the_networks_that_have_them():
+  from benchmarks.train_step import preset_config, set_network_options
+  c, _ = preset_config("vdm_ref", 0)
+  set_network_options(c, remat=True, dtype="bfloat16", scan_blocks="true")
+  assert (c.model.score.remat, c.model.score.dtype, c.model.score.scan_blocks) == (
+      True, "bfloat16", "true")
+  c, _ = preset_config("mnist_ddgan", 0)
+  set_network_options(c, remat=False, dtype="bfloat16", scan_blocks="auto")
+  assert c.model.generator.dtype == c.model.discriminator.dtype == "bfloat16"
+  with pytest.raises(SystemExit, match="--remat: no network of this preset"):
+    set_network_options(c, remat=True)
