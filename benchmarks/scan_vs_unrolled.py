@@ -4,12 +4,12 @@
         [--dtype bfloat16] [--remat]
 
 Three variants of the gradient step: unrolled with XLA's convolutions, scanned with XLA's
-convolutions, and scanned with the blocks' convolutions as im2col matmuls (``conv='im2col'``,
-the CPU default of a scanned stack: XLA:CPU's convolution gradients inside a loop take a slow
-path, jax-ml/jax#12868). Records `compile_scan_vs_unrolled` with `compile_ratio` and
-`step_ratio` (the scan that ``conv='auto'`` picks on this backend, im2col on CPU and XLA's
-convolutions elsewhere, against unrolled) and the figures of all three in
-benchmarks/results.jsonl.
+convolutions, and scanned with the blocks' convolutions as ``LoopConv`` (``conv='loop'``, the
+CPU default of a scanned stack's training step: XLA:CPU's own convolution kernel gradients
+inside a loop take a slow path, jax-ml/jax#12868). Records `compile_scan_vs_unrolled` with
+`compile_ratio` and `step_ratio` (the scan that ``conv='auto'`` picks for a training step on
+this backend, 'loop' on CPU and XLA's convolutions elsewhere, against unrolled) and the figures
+of all three in benchmarks/results.jsonl.
 """
 
 from __future__ import annotations
@@ -60,18 +60,18 @@ def main():
   args = p.parse_args()
   c_u, s_u = measure(False, "xla", args)
   c_s, s_s = measure(True, "xla", args)
-  c_i, s_i = measure(True, "im2col", args)
-  scan_conv = resolve_conv("auto", True)
-  c_d, s_d = (c_i, s_i) if scan_conv == "im2col" else (c_s, s_s)
+  c_l, s_l = measure(True, "loop", args)
+  scan_conv = resolve_conv("auto", scanned=True, train=True)
+  c_d, s_d = (c_l, s_l) if scan_conv == "loop" else (c_s, s_s)
   record("compile_scan_vs_unrolled", n_layer=args.n_layer, channels=args.channels,
          size=args.size, batch=args.batch, dtype=args.dtype, remat=args.remat,
          backend=jax.default_backend(),
          compile_unrolled_s=c_u, step_unrolled_s=s_u,
          compile_scan_xla_s=c_s, step_scan_xla_s=s_s,
-         compile_scan_im2col_s=c_i, step_scan_im2col_s=s_i,
+         compile_scan_loop_s=c_l, step_scan_loop_s=s_l,
          scan_conv=scan_conv, compile_ratio=c_d / c_u, step_ratio=s_d / s_u,
          compile_ratio_xla=c_s / c_u, step_ratio_xla=s_s / s_u,
-         compile_ratio_im2col=c_i / c_u, step_ratio_im2col=s_i / s_u)
+         compile_ratio_loop=c_l / c_u, step_ratio_loop=s_l / s_u)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def get_config():
   c.model.classifier = ml_collections.ConfigDict(dict(
       name="adm_classifier", num_classes=10, model_channels=16, channel_mult=(1, 2, 2),
       num_res_blocks=1, attention_resolutions=(7,), num_head_channels=32, dropout=0.0,
-      scale_shift=True, resblock_updown=True, dtype="float32"))
+      scale_shift=True, resblock_updown=True, conv="auto", dtype="float32"))
   c.objective = ml_collections.ConfigDict(dict(
       diffusion="iddpm", schedule="cosine", T=1000, gamma_min=-13.3, gamma_max=5.0))
   # guided-diffusion's classifier: AdamW, lr 3e-4 (1e-3 at this size), weight decay 0.05

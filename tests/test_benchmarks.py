@@ -42,3 +42,18 @@ def test_network_options_reach_the_networks_that_have_them():
   assert c.model.generator.dtype == c.model.discriminator.dtype == "bfloat16"
   with pytest.raises(SystemExit, match="--remat: no network of this preset"):
     set_network_options(c, remat=True)
+
+
+def test_scan_vs_unrolled_records_the_three_variants(tmp_path, monkeypatch):
+  import json
+  import sys
+
+  from benchmarks import common, scan_vs_unrolled
+  monkeypatch.setattr(common, "RESULTS", str(tmp_path / "results.jsonl"))
+  monkeypatch.setattr(sys, "argv", ["scan_vs_unrolled.py", "--n_layer", "1", "--channels", "4",
+                                    "--size", "4", "--batch", "1", "--repeats", "1"])
+  scan_vs_unrolled.main()
+  rec = json.loads((tmp_path / "results.jsonl").read_text())
+  assert rec["name"] == "compile_scan_vs_unrolled" and rec["scan_conv"] == "loop"   # CPU
+  assert rec["step_ratio"] == rec["step_scan_loop_s"] / rec["step_unrolled_s"]
+  assert rec["compile_ratio"] == rec["compile_scan_loop_s"] / rec["compile_unrolled_s"]

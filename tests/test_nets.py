@@ -1,5 +1,4 @@
 import chex
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -57,9 +56,9 @@ def test_vdm_score_net_shapes_and_base_measure_at_init(dtype):
 @pytest.mark.parametrize("remat", [False, True])
 def test_scanned_stack_equals_unrolled(remat):
   kw = dict(n_embd=16, n_layer=3, with_attention=False, dropout=0.0)
-  unrolled = VDMScoreNet(scan_blocks=False, **kw)
-  # scanned on CPU, 'auto' computes the blocks' convs as im2col: checked against XLA's here
-  scanned = VDMScoreNet(scan_blocks=True, remat=remat, **kw)
+  unrolled = VDMScoreNet(scan_blocks=False, conv="xla", **kw)
+  # the scanned stack with the loop-safe convs, against XLA's convolutions unrolled
+  scanned = VDMScoreNet(scan_blocks=True, conv="loop", remat=remat, **kw)
   params = jax.jit(unrolled.init)(KEY, Z, G)["params"]
   # perturb the zero-initialised layers so that every block contributes
   params = _perturb(params)
@@ -70,8 +69,7 @@ def test_scanned_stack_equals_unrolled(remat):
       lambda p_: jnp.sum(net.apply({"params": p_}, Z, G) ** 2)))(p)
   g_u = grad_fn(unrolled, params)
   g_s = grad_fn(scanned, stack_unrolled_params(params, 3))
-  np.testing.assert_allclose(g_s["conv_in"]["kernel"], g_u["conv_in"]["kernel"], rtol=1e-3,
-                             atol=1e-4)
+  chex.assert_trees_all_close(g_s, stack_unrolled_params(g_u, 3), rtol=1e-3, atol=1e-4)
   if remat:   # remat of the unrolled stack: same parameters, values and gradients
     unrolled_remat = VDMScoreNet(scan_blocks=False, remat=True, **kw)
     np.testing.assert_allclose(_apply(unrolled_remat)({"params": params}, Z, G), out_u,
@@ -81,15 +79,66 @@ def test_scanned_stack_equals_unrolled(remat):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("kernel", [(3, 3), (1, 3), (3, 1)])
-def test_im2col_conv_equals_xla_conv_with_the_same_parameters(kernel):
-  from vdmjax.nets.layers import PatchConv
-  x = jax.random.normal(KEY, (2, 7, 6, 5))
-  ref = nn.Conv(4, kernel, padding="SAME")
-  params = ref.init(KEY, x)
-  params = jax.tree.map(lambda p: p + 0.1 * jax.random.normal(KEY, p.shape), params)
-  np.testing.assert_allclose(PatchConv(4, kernel).apply(params, x), ref.apply(params, x),
-                             rtol=1e-5, atol=1e-5)
+def _xla_conv(x, kernel):
+  return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (1, 3), (3, 1), (5, 5), (1, 1)])
+def test_conv_same_value_and_gradients_are_xla_convolutions(kernel):
+  from vdmjax.nets.layers import conv_same
+  kx, kk, ky = jax.random.split(KEY, 3)
+  x = jax.random.normal(kx, (3, 7, 6, 5))
+  k = jax.random.normal(kk, kernel + (5, 4))
+  dy = jax.random.normal(ky, (3, 7, 6, 4))
+  y, vjp = jax.vjp(conv_same, x, k)
+  y_ref, vjp_ref = jax.vjp(_xla_conv, x, k)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
+  # JAX's own transpose rules of the convolution are the truth for the hand-written VJP
+  for a, b in zip(vjp(dy), vjp_ref(dy)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_conv_same_gradients_inside_a_scan_and_in_bfloat16():
+  from vdmjax.nets.layers import LoopConv, conv_same
+  x = jax.random.normal(KEY, (2, 8, 8, 4))
+  ks = 0.2 * jax.random.normal(jax.random.PRNGKey(1), (3, 3, 3, 4, 4))
+
+  def loss(conv, ks, x):
+    h, _ = jax.lax.scan(lambda h, k: (h + conv(jnp.tanh(h), k), None), x, ks)
+    return jnp.sum(h ** 2)
+  g = jax.jit(jax.grad(lambda ks, x: loss(conv_same, ks, x), argnums=(0, 1)))(ks, x)
+  g_ref = jax.grad(lambda ks, x: loss(_xla_conv, ks, x), argnums=(0, 1))(ks, x)
+  chex.assert_trees_all_close(g, g_ref, rtol=1e-4, atol=1e-4)
+  # bfloat16 compute, float32 parameters: gradients come back in the parameters' dtype
+  net = LoopConv(4, dtype=jnp.bfloat16)
+  params = net.init(KEY, x)
+  grads = jax.grad(lambda p: jnp.sum(net.apply(p, x).astype(jnp.float32) ** 2))(params)
+  assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(grads))
+  with pytest.raises(ValueError, match=r"kernel size \(2, 2\) is not odd"):
+    LoopConv(4, (2, 2)).init(KEY, x)
+
+
+def test_conv_choice_of_the_networks():
+  from vdmjax.nets.vdm_score import resolve_conv
+  assert resolve_conv("auto", scanned=True, train=True) == "loop"     # this CPU
+  assert resolve_conv("auto", scanned=True, train=False) == "xla"     # eval: jvp needs XLA's
+  assert resolve_conv("auto", scanned=False, train=True) == "xla"
+  assert resolve_conv("loop", scanned=False, train=False) == "loop"
+  with pytest.raises(ValueError, match="model.score.conv 'im2col'"):
+    resolve_conv("im2col", scanned=True, train=True)
+  # the classifier's loop-safe convs: same parameters, logits and input gradients as XLA's
+  kw = dict(num_classes=3, model_channels=16, channel_mult=(1, 2), num_res_blocks=1,
+            attention_resolutions=(4,), num_head_channels=16)
+  xla, loop = NoiseAwareClassifier(conv="xla", **kw), NoiseAwareClassifier(conv="loop", **kw)
+  params = _perturb(jax.jit(xla.init)(KEY, Z, G))
+  logp = lambda net: lambda z: jnp.sum(jax.nn.log_softmax(net.apply(params, z, G))[:, 1])
+  np.testing.assert_allclose(loop.apply(params, Z, G), xla.apply(params, Z, G), rtol=1e-4,
+                             atol=1e-5)
+  np.testing.assert_allclose(jax.grad(logp(loop))(Z), jax.grad(logp(xla))(Z), rtol=1e-3,
+                             atol=1e-5)
+  with pytest.raises(ValueError, match="model.classifier.conv 'fast'"):
+    NoiseAwareClassifier(conv="fast", **kw).init(KEY, Z, G)
 
 
 @pytest.fixture(scope="module")

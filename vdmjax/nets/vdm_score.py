@@ -8,9 +8,11 @@ concatenated on channels; the output conv is zero-initialised and the prediction
 Both stacks can run as ``nn.scan`` over one set of stacked parameters: the same function as the
 unrolled stack, compiled once instead of n_layer times. ``remat`` recomputes each block's
 activations in the backward pass (scanned or unrolled) instead of storing them.
-On XLA:CPU gradients of convolutions inside a loop are far slower (jax-ml/jax#12868), so the
-'auto' setting scans on accelerators only, and a stack scanned on CPU computes its 3x3 convs as
-im2col matmuls (``conv`` 'auto'; benchmarks/scan_vs_unrolled.py records the three variants).
+On XLA:CPU the kernel gradients of convolutions inside a loop take a slow path (jax-ml/jax#12868),
+so a stack scanned on CPU computes its 3x3 convs with ``LoopConv`` in the training step
+(``conv`` 'auto': XLA's convolution with gradients written as canonical forward convolutions;
+benchmarks/scan_vs_unrolled.py records the three variants). 'auto' still unrolls on CPU, where
+the unrolled step is as fast or faster, and scans on accelerators.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ import jax
 import jax.numpy as jnp
 
 from vdmjax.nets.fourier import append_fourier_features
-from vdmjax.nets.layers import MultiHeadAttention, PatchConv, group_norm, timestep_embedding
+from vdmjax.nets.layers import MultiHeadAttention, conv_class, group_norm, timestep_embedding
 
 zeros = nn.initializers.zeros
 
 
 class VDMResBlock(nn.Module):
   """VDM's ResnetBlock: GN-swish-conv, + Dense(cond), GN-swish-dropout-conv(zero init), skip.
-  ``conv`` 'xla' (nn.Conv) or 'im2col' (PatchConv: same parameters)."""
+  ``conv`` 'xla' (nn.Conv) or 'loop' (LoopConv: same parameters)."""
   out_ch: int
   dropout: float = 0.1
   dtype: Any = jnp.float32
@@ -37,7 +39,7 @@ class VDMResBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, cond, train):
-    Conv = PatchConv if self.conv == "im2col" else nn.Conv
+    Conv = conv_class(self.conv, "model.score.conv")
     h = Conv(self.out_ch, (3, 3), dtype=self.dtype, name="conv_0")(
         nn.swish(group_norm(x, dtype=self.dtype)))
     h = h + nn.Dense(self.out_ch, use_bias=False, kernel_init=zeros, dtype=self.dtype,
@@ -75,7 +77,7 @@ class _ScanUp(nn.Module):
 
 
 def resolve_scan(scan_blocks):
-  """'auto' -> scan on GPU/TPU, unrolled on CPU (where scanned conv gradients are slow);
+  """'auto' -> scan on GPU/TPU, unrolled on CPU (faster there on small networks);
   True / False, or 'true' / 'false' (a string config field overridden from the command line)."""
   if isinstance(scan_blocks, str):
     if scan_blocks.lower() not in ("auto", "true", "false"):
@@ -86,12 +88,14 @@ def resolve_scan(scan_blocks):
   return bool(scan_blocks)
 
 
-def resolve_conv(conv, scanned):
-  """'auto' -> 'im2col' for a scanned stack on CPU, else XLA's convolution."""
+def resolve_conv(conv, scanned, train):
+  """'auto' -> 'loop' in the training step of a stack scanned on CPU, else XLA's convolution.
+
+  Only there: LoopConv's gradients are reverse-mode only (a custom VJP), and the ODE likelihood
+  takes forward-mode derivatives of the network in eval mode."""
   if conv == "auto":
-    return "im2col" if scanned and jax.default_backend() == "cpu" else "xla"
-  if conv not in ("xla", "im2col"):
-    raise ValueError(f"model.score.conv {conv!r} is not 'auto', 'xla' or 'im2col'")
+    return "loop" if scanned and train and jax.default_backend() == "cpu" else "xla"
+  conv_class(conv, "model.score.conv")
   return conv
 
 
@@ -108,7 +112,7 @@ class VDMScoreNet(nn.Module):
   fourier_n_max: int = 8
   num_classes: int = 0          # > 0: class-conditional with null label id = num_classes
   scan_blocks: Any = "auto"     # True, False or 'auto'
-  conv: str = "auto"            # the blocks' 3x3 convs: 'xla', 'im2col' or 'auto'
+  conv: str = "auto"            # the blocks' 3x3 convs: 'xla', 'loop' or 'auto'
   remat: bool = False
   dtype: Any = jnp.float32
 
@@ -130,7 +134,7 @@ class VDMScoreNet(nn.Module):
     h = nn.Conv(self.n_embd, (3, 3), dtype=self.dtype, name="conv_in")(h.astype(self.dtype))
 
     scanned = resolve_scan(self.scan_blocks)
-    conv = resolve_conv(self.conv, scanned)
+    conv = resolve_conv(self.conv, scanned, train)
     if scanned:
       down, up = _ScanDown, _ScanUp
       if self.remat:
