@@ -23,9 +23,12 @@ fi
 if [ "$part" = scan ] || [ "$part" = all ]; then
   run benchmarks/scan_vs_unrolled.py --n_layer 32 --channels 128 --size 32 --batch 32 \
     --repeats 10
-  # the paper batch in the setting that fits it (bfloat16 compute, rematerialised blocks)
-  run benchmarks/scan_vs_unrolled.py --n_layer 32 --channels 128 --size 32 --batch 128 \
-    --repeats 10 --dtype bfloat16 --remat
+  # the paper batch in the setting that fits it (bfloat16 compute, rematerialised blocks), with
+  # 1, 2 and 4 blocks per scan iteration (fewer iterations: less loop overhead, more to compile)
+  for unroll in 1 2 4; do
+    run benchmarks/scan_vs_unrolled.py --n_layer 32 --channels 128 --size 32 --batch 128 \
+      --repeats 10 --dtype bfloat16 --remat --scan_unroll "$unroll"
+  done
 fi
 if [ "$part" = sampling ] || [ "$part" = all ]; then
   run benchmarks/sampling.py --batch 256

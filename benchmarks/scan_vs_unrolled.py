@@ -30,7 +30,8 @@ from vdmjax.nets.vdm_score import VDMScoreNet, resolve_conv  # noqa: E402
 
 def measure(scan, conv, args):
   net = VDMScoreNet(n_embd=args.channels, n_layer=args.n_layer, dropout=0.0, scan_blocks=scan,
-                    conv=conv, remat=args.remat, dtype=jnp.dtype(args.dtype))
+                    scan_unroll=args.scan_unroll, conv=conv, remat=args.remat,
+                    dtype=jnp.dtype(args.dtype))
   z = jnp.ones((args.batch, args.size, args.size, 3))
   g = jnp.zeros((args.batch,))
   params = jax.jit(net.init)(jax.random.PRNGKey(0), z, g)
@@ -57,6 +58,7 @@ def main():
   p.add_argument("--repeats", type=int, default=3)
   p.add_argument("--dtype", default="float32", help="compute dtype (parameters stay float32)")
   p.add_argument("--remat", action="store_true", help="rematerialise each block")
+  p.add_argument("--scan_unroll", type=int, default=1, help="blocks per scan iteration")
   args = p.parse_args()
   c_u, s_u = measure(False, "xla", args)
   c_s, s_s = measure(True, "xla", args)
@@ -65,6 +67,7 @@ def main():
   c_d, s_d = (c_l, s_l) if scan_conv == "loop" else (c_s, s_s)
   record("compile_scan_vs_unrolled", n_layer=args.n_layer, channels=args.channels,
          size=args.size, batch=args.batch, dtype=args.dtype, remat=args.remat,
+         scan_unroll=args.scan_unroll,
          backend=jax.default_backend(),
          compile_unrolled_s=c_u, step_unrolled_s=s_u,
          compile_scan_xla_s=c_s, step_scan_xla_s=s_s,

@@ -24,7 +24,8 @@ def get_config():
   c.model.score = ml_collections.ConfigDict(dict(
       name="vdm_score", n_embd=32, n_layer=2, dropout=0.1, with_attention=False,
       gamma_min=gamma_min, gamma_max=gamma_max, fourier=True, fourier_n_min=7, fourier_n_max=8,
-      num_classes=0, scan_blocks="auto", conv="auto", remat=False, dtype="float32"))
+      num_classes=0, scan_blocks="auto", scan_unroll=1, conv="auto", remat=False,
+      dtype="float32"))
   c.model.schedule = ml_collections.ConfigDict(dict(
       name="schedule", kind="learnable_nnet", gamma_min=gamma_min, gamma_max=gamma_max,
       n_features=1024))

@@ -57,8 +57,9 @@ def test_vdm_score_net_shapes_and_base_measure_at_init(dtype):
 def test_scanned_stack_equals_unrolled(remat):
   kw = dict(n_embd=16, n_layer=3, with_attention=False, dropout=0.0)
   unrolled = VDMScoreNet(scan_blocks=False, conv="xla", **kw)
-  # the scanned stack with the loop-safe convs, against XLA's convolutions unrolled
-  scanned = VDMScoreNet(scan_blocks=True, conv="loop", remat=remat, **kw)
+  # the scanned stack with the loop-safe convs (two blocks per iteration with remat: 3 and 4
+  # blocks leave a remainder), against XLA's convolutions unrolled
+  scanned = VDMScoreNet(scan_blocks=True, conv="loop", remat=remat, scan_unroll=1 + remat, **kw)
   params = jax.jit(unrolled.init)(KEY, Z, G)["params"]
   # perturb the zero-initialised layers so that every block contributes
   params = _perturb(params)
@@ -77,6 +78,11 @@ def test_scanned_stack_equals_unrolled(remat):
     g_r = grad_fn(unrolled_remat, params)
     for a, b in zip(jax.tree.leaves(g_r), jax.tree.leaves(g_u)):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_scan_unroll_is_checked():
+  with pytest.raises(ValueError, match="model.score.scan_unroll 0 is not an integer >= 1"):
+    VDMScoreNet(n_embd=8, n_layer=1, scan_blocks=True, scan_unroll=0).init(KEY, Z, G)
 
 
 def _xla_conv(x, kernel):

@@ -112,6 +112,7 @@ class VDMScoreNet(nn.Module):
   fourier_n_max: int = 8
   num_classes: int = 0          # > 0: class-conditional with null label id = num_classes
   scan_blocks: Any = "auto"     # True, False or 'auto'
+  scan_unroll: int = 1          # blocks per iteration of a scanned stack
   conv: str = "auto"            # the blocks' 3x3 convs: 'xla', 'loop' or 'auto'
   remat: bool = False
   dtype: Any = jnp.float32
@@ -140,8 +141,10 @@ class VDMScoreNet(nn.Module):
       if self.remat:
         down = nn.remat(down, static_argnums=(3,))
         up = nn.remat(up, static_argnums=(4,))
+      if not (isinstance(self.scan_unroll, int) and self.scan_unroll >= 1):
+        raise ValueError(f"model.score.scan_unroll {self.scan_unroll!r} is not an integer >= 1")
       scan_kw = dict(variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True},
-                     in_axes=(nn.broadcast, nn.broadcast))
+                     in_axes=(nn.broadcast, nn.broadcast), unroll=self.scan_unroll)
       h0 = h
       h, hs = nn.scan(down, length=self.n_layer, **scan_kw)(
           self.n_embd, self.dropout, self.dtype, conv, name="down")(h, cond, train)
@@ -161,7 +164,7 @@ class VDMScoreNet(nn.Module):
 
     if scanned:
       scan_kw = dict(variable_axes={"params": 0}, split_rngs={"params": True, "dropout": True},
-                     in_axes=(0, nn.broadcast, nn.broadcast))
+                     in_axes=(0, nn.broadcast, nn.broadcast), unroll=self.scan_unroll)
       h, _ = nn.scan(up, length=self.n_layer + 1, **scan_kw)(
           self.n_embd, self.dropout, self.dtype, conv, name="up")(h, skips, cond, train)
     else:
