@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scan_vs_unrolled.py --n_layer 8 --channels 32 --size 16 --batch 4
 	$(BIN)/python benchmarks/scan_vs_unrolled.py --n_layer 32 --channels 32 --size 16 --batch 4
 	$(BIN)/python benchmarks/conv_in_loop.py
+	$(BIN)/python benchmarks/profile_step.py --preset mnist_demo
 
 # the CPU-scale experiments of the papers, each resumable, then the tables (results/)
 reproduce: $(STAMP)

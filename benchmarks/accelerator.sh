@@ -19,6 +19,7 @@ if [ "$part" = train ] || [ "$part" = all ]; then
     # shellcheck disable=SC2086
     run benchmarks/train_step.py --preset cifar10_vdm --batch 64 --steps 20 $flags
   done
+  run benchmarks/profile_step.py --preset cifar10_vdm --batch 128 --remat --dtype bfloat16
 fi
 if [ "$part" = scan ] || [ "$part" = all ]; then
   run benchmarks/scan_vs_unrolled.py --n_layer 32 --channels 128 --size 32 --batch 32 \

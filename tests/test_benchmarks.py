@@ -57,3 +57,30 @@ def test_scan_vs_unrolled_records_the_three_variants(tmp_path, monkeypatch):
   assert rec["name"] == "compile_scan_vs_unrolled" and rec["scan_conv"] == "loop"   # CPU
   assert rec["step_ratio"] == rec["step_scan_loop_s"] / rec["step_unrolled_s"]
   assert rec["compile_ratio"] == rec["compile_scan_loop_s"] / rec["compile_unrolled_s"]
+
+
+def test_profile_groups_kernels_by_the_op_they_come_from():
+  from benchmarks.profile_step import group_of, kernel_times, op_names
+  hlo = "\n".join([
+      "%fused_computation.1 (p: f32[2]) -> f32[2] {",
+      "  ROOT %convolution.3 = f32[2]{0} convolution(%p), dim_labels=b01f_01io->b01f",
+      "}",
+      "%fused_computation.2 (p: f32[2]) -> f32[2] {",
+      '  ROOT %exp.1 = f32[2]{0} exponential(%p), metadata={op_name="jit(step)/jit(log_softmax)/exp"}',
+      "}",
+      "ENTRY %main (a: f32[2]) -> f32[2] {",
+      '  %dot.4 = f32[2]{0} dot(%a, %a), metadata={op_name="jit(step)/transpose(jvp(VDMScoreNet))/down_0/dot_general"}',
+      "  %ynn_fusion.5 = f32[2]{0} fusion(%a), kind=kCustom, calls=%fused_computation.1",
+      "  ROOT %loop_fusion.6 = f32[2]{0} fusion(%a), kind=kLoop, calls=%fused_computation.2",
+      "}"])
+  names = op_names(hlo)
+  assert group_of(names["dot.4"]) == "VDMScoreNet backward"
+  assert group_of(names["ynn_fusion.5"]) == "convolution (no op_name)"
+  assert group_of(names["loop_fusion.6"]) == "log_softmax forward"
+  events = [{"ph": "X", "name": "dot.4", "dur": 3000.0},
+            {"ph": "X", "name": "kernel_xyz", "dur": 1000.0, "args": {"hlo_op": "loop_fusion.6"}},
+            {"ph": "X", "name": "MemcpyHtoD", "dur": 500.0},
+            {"ph": "X", "name": "ThunkExecutor::Execute", "dur": 9000.0}]
+  groups, unattributed, transfers = kernel_times(events, names)
+  assert groups == {"VDMScoreNet backward": 3.0, "log_softmax forward": 1.0}
+  assert (unattributed, transfers) == (0.5, 1)

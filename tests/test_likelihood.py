@@ -55,6 +55,19 @@ def test_vdm_decoder_is_a_distribution_that_concentrates():
   assert float(likelihood.vdm_decoder_nll(k, z0, g0).max()) < 1e-3
 
 
+def test_vdm_decoder_nll_is_the_normalised_table_at_x():
+  # the direct log-sum-exp form against gathering from log_softmax over the whole grid
+  k = jax.random.randint(jax.random.PRNGKey(0), (4, 5, 3), 0, 256)
+  z = 0.9 * jax.random.normal(jax.random.PRNGKey(1), (4, 5, 3))
+  g = jnp.array([-13.3, -6.0, -1.0, 2.0])
+  table = lambda z: -jnp.take_along_axis(likelihood.vdm_decoder_logprobs(z, g), k[..., None],
+                                         axis=-1)[..., 0]
+  np.testing.assert_allclose(likelihood.vdm_decoder_nll(k, z, g), table(z), rtol=1e-5,
+                             atol=1e-3)
+  np.testing.assert_allclose(jax.grad(lambda z: likelihood.vdm_decoder_nll(k, z, g).sum())(z),
+                             jax.grad(lambda z: table(z).sum())(z), rtol=1e-5, atol=1e-1)
+
+
 def test_prior_kl_against_high_precision():
   mpmath.mp.dps = 40
   xs = np.linspace(-1, 1, 9)
