@@ -154,7 +154,7 @@ class NoiseAwareClassifier(nn.Module):
 
   ``conv`` 'auto' computes the 3x3 convs with LoopConv on CPU: classifier guidance takes the
   classifier's input gradient inside the sampler's lax.scan, where XLA:CPU's own convolution
-  gradients are slow (4x at the MNIST config); XLA's convolution on accelerators."""
+  gradients are slow (3.5x at the MNIST config); XLA's convolution on accelerators."""
   num_classes: int = 10
   model_channels: int = 128
   channel_mult: Sequence[int] = (1, 2, 4, 4)
