@@ -118,7 +118,8 @@ def main():
   set_network_options(config, remat=args.remat, dtype=args.dtype,
                       scan_blocks=args.scan_blocks.lower())
   state, step, batch = step_setup(config, shape)
-  names = op_names(step.lower(state, batch).compile().as_text())
+  step = step.lower(state, batch).compile()   # the traced program is the one run
+  names = op_names(step.as_text())
   for _ in range(2):
     state, _ = step(state, batch)
   jax.block_until_ready(state)
