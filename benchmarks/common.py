@@ -37,8 +37,13 @@ def record(name, **values):
   return rec
 
 
-def timed(fn, *args, repeats=3):
-  """(compile seconds, median run seconds) of jit(fn)(*args), after one warm-up run."""
+def timed(fn, *args, repeats=3, back_to_back=1):
+  """(compile seconds, median run seconds per call) of jit(fn)(*args), after one warm-up run.
+
+  Each of the ``repeats`` runs dispatches ``back_to_back`` calls and waits once, at the end:
+  with 1 a call's latency (its dispatch included), with more the throughput of calls issued
+  the way a loop over batches issues them (the host dispatches a call while the device still
+  runs the one before)."""
   t0 = time.perf_counter()
   compiled = jax.jit(fn).lower(*args).compile()
   compile_s = time.perf_counter() - t0
@@ -46,8 +51,8 @@ def timed(fn, *args, repeats=3):
   runs = []
   for _ in range(repeats):
     t0 = time.perf_counter()
-    jax.block_until_ready(compiled(*args))
-    runs.append(time.perf_counter() - t0)
+    jax.block_until_ready([compiled(*args) for _ in range(back_to_back)])
+    runs.append((time.perf_counter() - t0) / back_to_back)
   return compile_s, statistics.median(runs)
 
 

@@ -1,8 +1,11 @@
-"""benchmarks.common.step_flops: the model FLOPs behind the utilisation records."""
+"""The benchmarks' own machinery: the model FLOPs behind the utilisation records, the timing
+helper, the scan comparison's records and the profile's grouping."""
 
+import jax
+import jax.numpy as jnp
 import pytest
 
-from benchmarks.common import step_flops
+from benchmarks.common import step_flops, timed
 from tests.configs.tiny_vdm import get_config
 
 SHAPE = (28, 28, 1)
@@ -29,6 +32,18 @@ def test_step_flops_are_affine_in_the_batch():
   f4, f8, f12 = _flops(4), _flops(8), _flops(12)
   assert f8 - f4 == pytest.approx(f12 - f8, rel=1e-3)
   assert f8 - f4 > 0.9 * f4   # the per-example term dominates a step of this network
+
+
+def test_timed_runs_the_calls_it_divides_by():
+  # one warm-up call, then repeats x back_to_back calls; the figure is seconds per call
+  runs = []
+
+  def fn(x):
+    jax.debug.callback(lambda: runs.append(1))
+    return x + 1
+
+  compile_s, per_call = timed(fn, jnp.zeros(3), repeats=2, back_to_back=5)
+  assert len(runs) == 1 + 2 * 5 and compile_s > 0 and per_call > 0
 
 
 def test_network_options_reach_the_networks_that_have_them():

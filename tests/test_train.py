@@ -12,7 +12,7 @@ import pytest
 
 from tests.configs.tiny_vdm import get_config
 from tests.resume import full_and_resumed
-from vdmjax.train.loop import Experiment, make_train_step, shard_batch
+from vdmjax.train.loop import Experiment, _fetched_one_behind, make_train_step, shard_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -195,3 +195,20 @@ def test_a_nonfinite_update_leaves_the_state_bit_for_bit(tmp_path):
       for key in ("opt_state", "ema_params", "rng", "aux"):
         for a, b in zip(jax.tree.leaves(after[key]), jax.tree.leaves(before[key])):
           np.testing.assert_array_equal(a, b)
+
+
+def test_results_are_fetched_one_behind_their_dispatch():
+  # the sampling and eval loops dispatch chunk i + 1 before they wait for chunk i, in order
+  events = []
+
+  def dispatched():
+    for i in range(3):
+      events.append(f"dispatch {i}")
+      yield jax.numpy.full((2,), i)
+
+  for i, out in enumerate(_fetched_one_behind(dispatched())):
+    assert isinstance(out, np.ndarray) and out.tolist() == [i, i]
+    events.append(f"fetched {i}")
+  assert events == ["dispatch 0", "dispatch 1", "fetched 0", "dispatch 2", "fetched 1",
+                    "fetched 2"]
+  assert list(_fetched_one_behind(iter(()))) == []

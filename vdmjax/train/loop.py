@@ -305,14 +305,21 @@ class Experiment:
     rng = jax.random.PRNGKey(self.config.seed + 1)
     num_batches = math.ceil(n / bs)
     progress = Progress(0, num_batches, max(num_batches // 4, 1), desc="eval")
+
+    def dispatched():
+      for b in range(num_batches):
+        idx = np.arange(b * bs, (b + 1) * bs) % n        # pad the last batch by wrapping
+        batch = shard_batch({"image": self.eval_images[idx], "label": self.eval_labels[idx]},
+                            self.mesh)
+        for d in range(draws):
+          yield eval_fn(params, batch, jax.random.fold_in(rng, b * draws + d))
+
+    outs = _fetched_one_behind(dispatched())
     for b in range(num_batches):
-      idx = np.arange(b * bs, (b + 1) * bs) % n        # pad the last batch by wrapping
       valid = min(bs, n - b * bs)
-      batch = shard_batch({"image": self.eval_images[idx], "label": self.eval_labels[idx]},
-                          self.mesh)
       acc = None
-      for d in range(draws):
-        out = jax.device_get(eval_fn(params, batch, jax.random.fold_in(rng, b * draws + d)))
+      for _ in range(draws):
+        out = next(outs)
         acc = out if acc is None else {k: acc[k] + out[k] for k in acc}
       for k, v in acc.items():
         per_example.setdefault(k, []).append(np.asarray(v)[:valid] / draws)
@@ -389,10 +396,11 @@ class Experiment:
       x = jax.device_get(self._sample_fns[key](self.params_for_eval(), cls_params, rng, labels,
                                                *strengths))
     else:   # sample.batch_size at a time (50,000 samples for FID do not fit one call)
-      x = np.concatenate([jax.device_get(self._sample_fns[key](
+      chunks = (self._sample_fns[key](
           self.params_for_eval(), cls_params, jax.random.fold_in(rng, i),
-          None if labels is None else labels[i * chunk:(i + 1) * chunk], *strengths))
-          for i in range(num // chunk)])
+          None if labels is None else labels[i * chunk:(i + 1) * chunk], *strengths)
+          for i in range(num // chunk))
+      x = np.concatenate(list(_fetched_one_behind(chunks)))
     points = x.ndim == 2   # 2-D toy data: a scatter plot, float points in the archive
     x = np.asarray(x) if points else image_io.to_uint8(x)
     path = path or os.path.join(self.workdir, "samples", f"step_{int(self.state['step'])}.png")
@@ -419,6 +427,19 @@ class Experiment:
         raise FileNotFoundError(f"sample.classifier_workdir: no checkpoint under {exp.ckpt.dir}")
       self._classifiers[workdir] = (exp.objective, exp.params_for_eval())
     return self._classifiers[workdir]
+
+
+def _fetched_one_behind(device_arrays):
+  """Host copies of an iterator of dispatched device results, each fetched after the next one
+  is dispatched: the device starts the next chunk while the host waits for and copies this
+  one (fetching each before dispatching the next leaves the device idle for the dispatch)."""
+  pending = None
+  for out in device_arrays:
+    if pending is not None:
+      yield jax.device_get(pending)
+    pending = out
+  if pending is not None:
+    yield jax.device_get(pending)
 
 
 def _eval_fn(objective, mesh, conditional, method="vlb", ode_options=None):
