@@ -20,6 +20,8 @@ if [ "$part" = train ] || [ "$part" = all ]; then
     run benchmarks/train_step.py --preset cifar10_vdm --batch 64 --steps 20 $flags
   done
   run benchmarks/profile_step.py --preset cifar10_vdm --batch 128 --remat --dtype bfloat16
+  # the loop's host work against a millisecond step, where a per-step host round trip shows
+  run benchmarks/train_loop.py --batch 128 --steps 100
 fi
 if [ "$part" = scan ] || [ "$part" = all ]; then
   run benchmarks/scan_vs_unrolled.py --n_layer 32 --channels 128 --size 32 --batch 32 \
