@@ -212,3 +212,25 @@ def test_results_are_fetched_one_behind_their_dispatch():
   assert events == ["dispatch 0", "dispatch 1", "fetched 0", "dispatch 2", "fetched 1",
                     "fetched 2"]
   assert list(_fetched_one_behind(iter(()))) == []
+
+
+def test_each_program_compiles_once_across_steps_evals_and_a_resume(tmp_path, monkeypatch):
+  # no recompiles: the state a step returns (and a restored one) has the shapes, dtypes and
+  # shardings the step was compiled for; periodic eval and samples reuse their programs
+  from vdmjax.train import loop
+  steps = []
+  make = loop.make_train_step
+  monkeypatch.setattr(loop, "make_train_step", lambda *a, **k: steps.append(make(*a, **k))
+                      or steps[-1])
+  c = get_config()
+  c.train.update(num_steps=4, eval_every=2)
+  c.eval.train_eval_examples = 16
+  exps = [Experiment(c, str(tmp_path))]
+  exps[0].train()
+  c.train.num_steps = 6   # a second process resumes from the checkpoint of step 4
+  exps.append(Experiment(c, str(tmp_path)))
+  assert exps[1].train() == 6
+  assert len(steps) == 2 and [fn._cache_size() for fn in steps] == [1, 1]
+  exps[0].evaluate()   # the periodic eval's program, at the full eval set
+  fns = list(exps[0]._eval_fns.values()) + list(exps[0]._sample_fns.values())
+  assert len(fns) == 2 and [fn._cache_size() for fn in fns] == [1, 1]
