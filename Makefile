@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_step.py --preset cifar10_vdm --batch 8
 	$(BIN)/python benchmarks/train_loop.py --n_embd 16 --n_layer 1 --batch 8 --steps 100
 	$(BIN)/python benchmarks/sampling.py --batch 64
+	$(BIN)/python benchmarks/substeps.py --preset mnist_demo --substeps 2 --steps 2
 	$(BIN)/python benchmarks/scan_vs_unrolled.py --n_layer 8 --channels 32 --size 16 --batch 4
 	$(BIN)/python benchmarks/scan_vs_unrolled.py --n_layer 32 --channels 32 --size 16 --batch 4
 	$(BIN)/python benchmarks/conv_in_loop.py

@@ -56,20 +56,23 @@ def timed(fn, *args, repeats=3, back_to_back=1):
   return compile_s, statistics.median(runs)
 
 
-def step_setup(config, shape):
+def step_setup(config, shape, substeps=1, unroll_substeps=None):
   """(state, jitted train step, device batch) of ``config`` on all devices, with a batch of
-  random uint8 images ``shape`` and labels at the config's global batch size."""
+  random uint8 images ``shape`` and labels at the config's global batch size (``substeps`` of
+  them stacked for a step of several updates)."""
   mesh = make_mesh()
   objective = make_objective(config)
   tx, _ = optimizer_for(objective, config)
   b = config.train.batch_size
   rng = np.random.default_rng(0)
-  batch = {"image": rng.integers(0, 256, (b,) + tuple(shape), dtype=np.uint8),
-           "label": rng.integers(0, 10, (b,), dtype=np.int32)}
-  state = init_state(objective, tx, {k: v[:mesh.size] for k, v in batch.items()}, 0, mesh)
-  step_fn = make_train_step(objective, tx, config.optim.ema_decay, mesh,
-                            variant=_common_variant(objective))
-  return state, step_fn, shard_batch(batch, mesh)
+  lead = (substeps,) if substeps > 1 else ()
+  batch = {"image": rng.integers(0, 256, lead + (b,) + tuple(shape), dtype=np.uint8),
+           "label": rng.integers(0, 10, lead + (b,), dtype=np.int32)}
+  example = {k: v.reshape((-1,) + v.shape[len(lead) + 1:])[:mesh.size] for k, v in batch.items()}
+  state = init_state(objective, tx, example, 0, mesh)
+  step_fn = make_train_step(objective, tx, config.optim.ema_decay, mesh, substeps,
+                            variant=_common_variant(objective), unroll_substeps=unroll_substeps)
+  return state, step_fn, shard_batch(batch, mesh, substeps)
 
 
 def _common_variant(objective):

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import pytest
 
 from benchmarks.common import step_flops, timed
+from benchmarks.substeps import seconds_per_update
 from tests.configs.tiny_vdm import get_config
 
 SHAPE = (28, 28, 1)
@@ -44,6 +45,12 @@ def test_timed_runs_the_calls_it_divides_by():
 
   compile_s, per_call = timed(fn, jnp.zeros(3), repeats=2, back_to_back=5)
   assert len(runs) == 1 + 2 * 5 and compile_s > 0 and per_call > 0
+
+
+def test_substeps_benchmark_times_the_step_per_update():
+  c = get_config()
+  compile_s, update_s = seconds_per_update(c, SHAPE, substeps=2, unroll=True, steps=1)
+  assert compile_s > 0 and update_s > 0
 
 
 def test_network_options_reach_the_networks_that_have_them():

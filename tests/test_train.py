@@ -156,8 +156,8 @@ def test_vdm_with_a_fixed_schedule_trains(tmp_path):
 
 
 def test_substeps_follow_the_one_update_per_call_trajectory(tmp_path):
-  """train.substeps = 2 (two updates per host round trip, in a lax.scan) reaches the state of
-  one update per call: the same batches, keys and EMA."""
+  """train.substeps = 2 (two updates per host round trip) reaches the state of one update per
+  call: the same batches, keys and EMA; scanned or unrolled, the same updates."""
   states = []
   for substeps in (1, 2):
     c = get_config()
@@ -169,6 +169,19 @@ def test_substeps_follow_the_one_update_per_call_trajectory(tmp_path):
   assert int(states[1]["step"]) == 4
   for a, b in zip(jax.tree.leaves(states[0]), jax.tree.leaves(states[1])):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  # the two forms of the substeps: a lax.scan (accelerators) and unrolled (the CPU default)
+  rng = np.random.default_rng(0)
+  batch = shard_batch({"image": rng.integers(0, 256, (2, 8, 28, 28, 1), dtype=np.uint8),
+                       "label": rng.integers(0, 10, (2, 8), dtype=np.int32)}, exp.mesh, 2)
+  after = []
+  for unroll in (False, True):
+    step = make_train_step(exp.objective, exp.tx, c.optim.ema_decay, exp.mesh, substeps=2,
+                           unroll_substeps=unroll)
+    after.append(jax.device_get(step(jax.tree.map(lambda x: x.copy(), exp.state), batch)))
+  assert "while" in make_train_step(exp.objective, exp.tx, c.optim.ema_decay, exp.mesh, 2,
+                                    unroll_substeps=False).lower(exp.state, batch).as_text()
+  for a, b in zip(jax.tree.leaves(after[0]), jax.tree.leaves(after[1])):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_a_nonfinite_update_leaves_the_state_bit_for_bit(tmp_path):

@@ -53,13 +53,17 @@ def check_batch_size(batch_size, key, num_devices):
 
 
 def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0,
-                    variant=None):
+                    variant=None, unroll_substeps=None):
   """jit(step)(state, batch) -> (state, metrics). With ``substeps`` > 1 the batch carries a
   leading axis of that length and the updates run in a lax.scan (google-research/vdm's
-  substeps: several updates per host round trip). ``fault_nan_step`` > 0 injects a NaN loss
-  and gradient into that step (train.fault_nan_step, for fault-injection tests). ``variant``
-  is handed to an objective's own ``update`` (its ``update_variant(step)``, chosen on the
-  host)."""
+  substeps: several updates per host round trip), unrolled where ``unroll_substeps`` (default:
+  on CPU, where a network's gradients inside a loop body take XLA:CPU's slow convolution path:
+  the MNIST VDM update 24x slower in the scan; benchmarks/substeps.py).
+  ``fault_nan_step`` > 0 injects a NaN loss and gradient into that step
+  (train.fault_nan_step, for fault-injection tests). ``variant`` is handed to an objective's
+  own ``update`` (its ``update_variant(step)``, chosen on the host)."""
+  if unroll_substeps is None:
+    unroll_substeps = jax.default_backend() == "cpu"
 
   def one_update(state, batch):
     rng = jax.random.fold_in(state["rng"], state["step"])
@@ -92,7 +96,8 @@ def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0
   def step(state, batch):
     if substeps == 1:
       return one_update(state, batch)
-    state, metrics = jax.lax.scan(one_update, state, batch)
+    state, metrics = jax.lax.scan(one_update, state, batch,
+                                  unroll=substeps if unroll_substeps else 1)
     return state, jax.tree.map(lambda m: m[-1], metrics)
 
   replicated = NamedSharding(mesh, P())
