@@ -12,7 +12,8 @@ import pytest
 
 from tests.configs.tiny_vdm import get_config
 from tests.resume import full_and_resumed
-from vdmjax.train.loop import Experiment, _fetched_one_behind, make_train_step, shard_batch
+from vdmjax.dispatch import fetched_one_behind
+from vdmjax.train.loop import Experiment, make_train_step, shard_batch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -219,12 +220,12 @@ def test_results_are_fetched_one_behind_their_dispatch():
       events.append(f"dispatch {i}")
       yield jax.numpy.full((2,), i)
 
-  for i, out in enumerate(_fetched_one_behind(dispatched())):
+  for i, out in enumerate(fetched_one_behind(dispatched())):
     assert isinstance(out, np.ndarray) and out.tolist() == [i, i]
     events.append(f"fetched {i}")
   assert events == ["dispatch 0", "dispatch 1", "fetched 0", "dispatch 2", "fetched 1",
                     "fetched 2"]
-  assert list(_fetched_one_behind(iter(()))) == []
+  assert list(fetched_one_behind(iter(()))) == []
 
 
 def test_each_program_compiles_once_across_steps_evals_and_a_resume(tmp_path, monkeypatch):

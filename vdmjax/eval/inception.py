@@ -29,6 +29,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from vdmjax.dispatch import fetched_one_behind
 from vdmjax.eval import sample_metrics as sm
 
 SIZE = 299
@@ -207,10 +208,12 @@ def activations(variables, images, batch_size=200, mesh=None):
     raise ValueError(f"batch_size {batch_size} is not divisible by the {mesh.size} devices")
   fn = _sharded_features(mesh)
   images = np.asarray(images)
+  starts = range(0, len(images), batch_size)
+  outs = fetched_one_behind(
+      fn(variables, images[np.arange(start, start + batch_size) % len(images)])
+      for start in starts)
   pools, logits = [], []
-  for start in range(0, len(images), batch_size):
-    idx = np.arange(start, start + batch_size) % len(images)
-    pool, logit = jax.device_get(fn(variables, images[idx]))
+  for start, (pool, logit) in zip(starts, outs):
     keep = min(batch_size, len(images) - start)
     pools.append(pool[:keep])
     logits.append(logit[:keep])

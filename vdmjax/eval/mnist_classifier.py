@@ -20,6 +20,7 @@ import numpy as np
 import optax
 
 from vdmjax.data import sources
+from vdmjax.dispatch import fetched_one_behind
 from vdmjax.eval import sample_metrics as sm
 
 FEATURES = 128
@@ -85,8 +86,8 @@ class Scorer:
     if images.dtype != np.uint8 or images.shape[1:] != (28, 28, 1):
       raise ValueError(f"MNIST scorer needs uint8 (N, 28, 28, 1) images, got {images.dtype} "
                        f"{images.shape}")
-    outs = [jax.device_get(self._apply(self.params, images[i:i + batch_size]))
-            for i in range(0, len(images), batch_size)]
+    outs = list(fetched_one_behind(self._apply(self.params, images[i:i + batch_size])
+                                   for i in range(0, len(images), batch_size)))
     return (np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]))
 
   def accuracy(self, images, labels):

@@ -27,6 +27,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from vdmjax.core import guidance
+from vdmjax.dispatch import fetched_one_behind
 from vdmjax.data import sources
 from vdmjax.eval import images as image_io
 from vdmjax.eval import likelihood as ode_likelihood
@@ -319,7 +320,7 @@ class Experiment:
         for d in range(draws):
           yield eval_fn(params, batch, jax.random.fold_in(rng, b * draws + d))
 
-    outs = _fetched_one_behind(dispatched())
+    outs = fetched_one_behind(dispatched())
     for b in range(num_batches):
       valid = min(bs, n - b * bs)
       acc = None
@@ -405,7 +406,7 @@ class Experiment:
           self.params_for_eval(), cls_params, jax.random.fold_in(rng, i),
           None if labels is None else labels[i * chunk:(i + 1) * chunk], *strengths)
           for i in range(num // chunk))
-      x = np.concatenate(list(_fetched_one_behind(chunks)))
+      x = np.concatenate(list(fetched_one_behind(chunks)))
     points = x.ndim == 2   # 2-D toy data: a scatter plot, float points in the archive
     x = np.asarray(x) if points else image_io.to_uint8(x)
     path = path or os.path.join(self.workdir, "samples", f"step_{int(self.state['step'])}.png")
@@ -432,19 +433,6 @@ class Experiment:
         raise FileNotFoundError(f"sample.classifier_workdir: no checkpoint under {exp.ckpt.dir}")
       self._classifiers[workdir] = (exp.objective, exp.params_for_eval())
     return self._classifiers[workdir]
-
-
-def _fetched_one_behind(device_arrays):
-  """Host copies of an iterator of dispatched device results, each fetched after the next one
-  is dispatched: the device starts the next chunk while the host waits for and copies this
-  one (fetching each before dispatching the next leaves the device idle for the dispatch)."""
-  pending = None
-  for out in device_arrays:
-    if pending is not None:
-      yield jax.device_get(pending)
-    pending = out
-  if pending is not None:
-    yield jax.device_get(pending)
 
 
 def _eval_fn(objective, mesh, conditional, method="vlb", ode_options=None):
