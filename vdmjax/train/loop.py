@@ -27,8 +27,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from vdmjax.core import guidance
-from vdmjax.dispatch import fetched_one_behind
 from vdmjax.data import sources
+from vdmjax.dispatch import fetched_one_behind
 from vdmjax.eval import images as image_io
 from vdmjax.eval import likelihood as ode_likelihood
 from vdmjax.train import optim
