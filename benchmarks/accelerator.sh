@@ -9,6 +9,8 @@ run() { echo "+ $*"; timeout 900 "$PY" "$@" || echo "FAILED ($?): $*"; }
 if [ "$part" = train ] || [ "$part" = all ]; then
   run benchmarks/train_step.py --preset vdm_ref --steps 50
   run benchmarks/train_step.py --preset mnist_demo --steps 50
+  # the step without its non-finite guard: whether the lax.cond costs a host sync per step
+  run benchmarks/train_step.py --preset vdm_ref --steps 50 --no_guard
   # the paper's batch of 128 on one device; float32 without remat needs ~72 GiB there (it does
   # not fit an 80 GB H100 beside the allocator's reserve), so it is also measured at batch 64
   for flags in "" "--remat" "--dtype bfloat16" "--remat --dtype bfloat16"; do
@@ -19,6 +21,8 @@ if [ "$part" = train ] || [ "$part" = all ]; then
     # shellcheck disable=SC2086
     run benchmarks/train_step.py --preset cifar10_vdm --batch 64 --steps 20 $flags
   done
+  run benchmarks/train_step.py --preset cifar10_vdm --batch 128 --steps 20 --remat \
+    --dtype bfloat16 --no_guard
   run benchmarks/profile_step.py --preset cifar10_vdm --batch 128 --remat --dtype bfloat16
   # the loop's host work against a millisecond step, where a per-step host round trip shows
   run benchmarks/train_loop.py --batch 128 --steps 100

@@ -56,10 +56,10 @@ def timed(fn, *args, repeats=3, back_to_back=1):
   return compile_s, statistics.median(runs)
 
 
-def step_setup(config, shape, substeps=1, unroll_substeps=None):
+def step_setup(config, shape, substeps=1, unroll_substeps=None, guard=True):
   """(state, jitted train step, device batch) of ``config`` on all devices, with a batch of
   random uint8 images ``shape`` and labels at the config's global batch size (``substeps`` of
-  them stacked for a step of several updates)."""
+  them stacked for a step of several updates; ``guard`` False: without the non-finite guard)."""
   mesh = make_mesh()
   objective = make_objective(config)
   tx, _ = optimizer_for(objective, config)
@@ -71,7 +71,8 @@ def step_setup(config, shape, substeps=1, unroll_substeps=None):
   example = {k: v.reshape((-1,) + v.shape[len(lead) + 1:])[:mesh.size] for k, v in batch.items()}
   state = init_state(objective, tx, example, 0, mesh)
   step_fn = make_train_step(objective, tx, config.optim.ema_decay, mesh, substeps,
-                            variant=_common_variant(objective), unroll_substeps=unroll_substeps)
+                            variant=_common_variant(objective), unroll_substeps=unroll_substeps,
+                            guard=guard)
   return state, step_fn, shard_batch(batch, mesh, substeps)
 
 

@@ -4,6 +4,7 @@ achieved fraction of the machine's matmul FLOP/s, for the shared loop's jitted s
     python benchmarks/train_step.py --preset vdm_ref        # prints step_s=<median seconds>
     python benchmarks/train_step.py --preset mnist_demo|mnist_iddpm|mnist_ddgan
     python benchmarks/train_step.py --preset cifar10_vdm --batch 8 [--remat] [--dtype bfloat16]
+    python benchmarks/train_step.py --preset vdm_ref --no_guard   # without the non-finite guard
 
 Presets: `vdm_ref` (32x32x3 uint8, batch 8, 4 ResNet blocks of 64 channels, Fourier features,
 learnable_nnet schedule, continuous time, dropout 0.1, AdamW with EMA: the size at which we
@@ -102,12 +103,15 @@ def main():
   p.add_argument("--remat", action="store_true")
   p.add_argument("--dtype", default="float32")
   p.add_argument("--scan_blocks", default="auto")
+  p.add_argument("--no_guard", action="store_true",
+                 help="the step without the lax.cond that keeps the state after a non-finite "
+                      "update: what the guard costs")
   args = p.parse_args()
   config, shape = preset_config(args.preset, args.batch)
   scan = {"true": True, "false": False}.get(args.scan_blocks.lower(), "auto")
   set_network_options(config, remat=args.remat, dtype=args.dtype,
                       scan_blocks=args.scan_blocks.lower())   # build() reads the string
-  state, step_fn, device_batch = step_setup(config, shape)
+  state, step_fn, device_batch = step_setup(config, shape, guard=not args.no_guard)
   b = config.train.batch_size
   t0 = time.perf_counter()
   compiled = step_fn.lower(state, device_batch).compile()
@@ -125,7 +129,7 @@ def main():
   peak, peak_kind = peak_memory_bytes()
   machine = matmul_flops_per_s(args.dtype)
   common = dict(preset=args.preset, batch=b, image_shape=list(shape), remat=args.remat,
-                dtype=args.dtype, scan_blocks=str(scan))
+                dtype=args.dtype, scan_blocks=str(scan), guard=not args.no_guard)
   record("train_step", **common, step_s=step_s, images_per_s=b / step_s, steps_per_s=1 / step_s,
          compile_s=compile_s, peak_memory_mb=peak / 2**20, peak_memory_kind=peak_kind,
          flops_per_step=flops)

@@ -209,6 +209,12 @@ def test_a_nonfinite_update_leaves_the_state_bit_for_bit(tmp_path):
       for key in ("opt_state", "ema_params", "rng", "aux"):
         for a, b in zip(jax.tree.leaves(after[key]), jax.tree.leaves(before[key])):
           np.testing.assert_array_equal(a, b)
+  # without the guard (benchmarks only) the poisoned update reaches the parameters
+  step = make_train_step(exp.objective, exp.tx, c.optim.ema_decay, exp.mesh, fault_nan_step=1,
+                         guard=False)
+  after, metrics = jax.device_get(step(copy(), batch))
+  assert float(metrics["finite"]) == 0.0
+  assert not all(np.isfinite(p).all() for p in jax.tree.leaves(after["params"]))
 
 
 def test_results_are_fetched_one_behind_their_dispatch():

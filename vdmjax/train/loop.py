@@ -54,7 +54,7 @@ def check_batch_size(batch_size, key, num_devices):
 
 
 def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0,
-                    variant=None, unroll_substeps=None):
+                    variant=None, unroll_substeps=None, guard=True):
   """jit(step)(state, batch) -> (state, metrics). With ``substeps`` > 1 the batch carries a
   leading axis of that length and the updates run in a lax.scan (google-research/vdm's
   substeps: several updates per host round trip), unrolled where ``unroll_substeps`` (default:
@@ -62,7 +62,9 @@ def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0
   the MNIST VDM update 24x slower in the scan; benchmarks/substeps.py).
   ``fault_nan_step`` > 0 injects a NaN loss and gradient into that step
   (train.fault_nan_step, for fault-injection tests). ``variant`` is handed to an objective's
-  own ``update`` (its ``update_variant(step)``, chosen on the host)."""
+  own ``update`` (its ``update_variant(step)``, chosen on the host). ``guard`` False drops the
+  in-graph guard that keeps the state after a non-finite update (the loop always guards;
+  benchmarks/train_step.py --no_guard measures what the guard costs)."""
   if unroll_substeps is None:
     unroll_substeps = jax.default_backend() == "cpu"
 
@@ -87,6 +89,8 @@ def make_train_step(objective, tx, ema_decay, mesh, substeps=1, fault_nan_step=0
                    finite=finite.astype(jnp.float32))
     new = {"step": state["step"] + 1, "params": params, "opt_state": opt_state,
            "ema_params": ema, "rng": state["rng"], "aux": aux}
+    if not guard:
+      return new, metrics
     # a non-finite update leaves the state as it was; the loop stops or counts a skip. One
     # lax.cond over the whole state, not a jnp.where per leaf: XLA:CPU compiled the DD-GAN step
     # with per-leaf selects in 160 s against 21 s with the cond
