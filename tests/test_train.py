@@ -254,3 +254,24 @@ def test_each_program_compiles_once_across_steps_evals_and_a_resume(tmp_path, mo
   exps[0].evaluate()   # the periodic eval's program, at the full eval set
   fns = list(exps[0]._eval_fns.values()) + list(exps[0]._sample_fns.values())
   assert len(fns) == 2 and [fn._cache_size() for fn in fns] == [1, 1]
+
+
+def test_eval_averages_its_draws_per_example_in_batch_order(tmp_path):
+  # the eval loop's bookkeeping (dispatch ahead, fetch in order, draws averaged per example,
+  # the padded last batch trimmed) against the objective's eval terms computed one by one
+  c = get_config()
+  c.eval.update(num_examples=12, batch_size=8, num_draws=2)
+  exp = Experiment(c, str(tmp_path))
+  result = exp.evaluate(write=False)
+  params, rng = exp.params_for_eval(), jax.random.PRNGKey(c.seed + 1)
+  per_example = []
+  for b in range(2):
+    idx = np.arange(b * 8, (b + 1) * 8) % 12
+    batch = {"image": exp.eval_images[idx], "label": exp.eval_labels[idx]}
+    draws = [jax.device_get(exp.objective.eval_terms(params, batch, jax.random.fold_in(
+        rng, b * 2 + d), False))["bpd"] for d in range(2)]
+    per_example.append(((draws[0] + draws[1]) / 2)[:min(8, 12 - b * 8)])
+  per_example = np.concatenate(per_example)
+  assert result["num_examples"] == 12 and result["num_draws"] == 2
+  np.testing.assert_allclose(result["bpd"], per_example.mean(), rtol=1e-5)
+  np.testing.assert_allclose(result["bpd_se"], per_example.std(ddof=1) / np.sqrt(12), rtol=1e-4)
