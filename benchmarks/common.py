@@ -76,6 +76,23 @@ def step_setup(config, shape, substeps=1, unroll_substeps=None, guard=True):
   return state, step_fn, shard_batch(batch, mesh, substeps)
 
 
+def compiled_step_seconds(state, step_fn, batch, steps):
+  """(compile seconds, median seconds of ``steps`` timed steps) of the jitted train step (which
+  donates its state: each step runs on the state the last one returned), after a warm-up."""
+  t0 = time.perf_counter()
+  compiled = step_fn.lower(state, batch).compile()
+  compile_s = time.perf_counter() - t0
+  state, metrics = compiled(state, batch)   # warm-up
+  jax.block_until_ready(metrics)
+  times = []
+  for _ in range(steps):
+    t0 = time.perf_counter()
+    state, metrics = compiled(state, batch)
+    jax.block_until_ready(metrics)
+    times.append(time.perf_counter() - t0)
+  return compile_s, statistics.median(times)
+
+
 def _common_variant(objective):
   """The update most steps run, for an objective that compiles several (DD-GAN: without R1)."""
   return False if hasattr(objective, "update_variant") else None

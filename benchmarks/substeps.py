@@ -14,33 +14,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
-
-import jax
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from benchmarks.common import record, step_setup  # noqa: E402
+from benchmarks.common import compiled_step_seconds, record, step_setup  # noqa: E402
 from benchmarks.train_step import preset_config  # noqa: E402
 
 
 def seconds_per_update(config, shape, substeps, unroll, steps):
   """(compile seconds, median seconds per update) of the step with ``substeps`` updates."""
-  state, step_fn, batch = step_setup(config, shape, substeps, unroll)
-  t0 = time.perf_counter()
-  compiled = step_fn.lower(state, batch).compile()
-  compile_s = time.perf_counter() - t0
-  state, metrics = compiled(state, batch)   # warm-up
-  jax.block_until_ready(metrics)
-  times = []
-  for _ in range(steps):
-    t0 = time.perf_counter()
-    state, metrics = compiled(state, batch)
-    jax.block_until_ready(metrics)
-    times.append(time.perf_counter() - t0)
-  return compile_s, statistics.median(times) / substeps
+  compile_s, step_s = compiled_step_seconds(
+      *step_setup(config, shape, substeps, unroll), steps)
+  return compile_s, step_s / substeps
 
 
 def main():

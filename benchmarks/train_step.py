@@ -31,7 +31,7 @@ import jax
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from benchmarks.common import record, step_flops, step_setup  # noqa: E402
+from benchmarks.common import compiled_step_seconds, record, step_flops, step_setup  # noqa: E402
 from vdmjax.config_files import load_config_file  # noqa: E402
 
 
@@ -111,21 +111,10 @@ def main():
   scan = {"true": True, "false": False}.get(args.scan_blocks.lower(), "auto")
   set_network_options(config, remat=args.remat, dtype=args.dtype,
                       scan_blocks=args.scan_blocks.lower())   # build() reads the string
-  state, step_fn, device_batch = step_setup(config, shape, guard=not args.no_guard)
   b = config.train.batch_size
-  t0 = time.perf_counter()
-  compiled = step_fn.lower(state, device_batch).compile()
-  compile_s = time.perf_counter() - t0
+  compile_s, step_s = compiled_step_seconds(
+      *step_setup(config, shape, guard=not args.no_guard), args.steps)
   flops = step_flops(config, shape)
-  state, metrics = compiled(state, device_batch)      # warm-up
-  jax.block_until_ready(metrics)
-  times = []
-  for _ in range(args.steps):
-    t0 = time.perf_counter()
-    state, metrics = compiled(state, device_batch)
-    jax.block_until_ready(metrics)
-    times.append(time.perf_counter() - t0)
-  step_s = statistics.median(times)
   peak, peak_kind = peak_memory_bytes()
   machine = matmul_flops_per_s(args.dtype)
   common = dict(preset=args.preset, batch=b, image_shape=list(shape), remat=args.remat,
